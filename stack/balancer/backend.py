@@ -1,0 +1,215 @@
+"""Runtime state of backends and servers: load, ``maxconn`` slots and the two queues.
+
+HAProxy keeps a queue per server (requests that must go to that server) and one per backend
+(requests any server may take); when a slot frees, the server serves the older of the heads
+of its own queue and of the backend queue. ``timeout queue`` bounds the wait, then 503.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from stack.balancer.algorithms import Balancer, make_balancer
+from stack.config.model import Backend, Server
+from stack.http.deadlines import Deadlines
+
+
+class Waiter(Protocol):
+    """A request waiting for a server slot."""
+
+    def server_assigned(self, server: ServerRuntime) -> None: ...
+    def queue_timeout(self) -> None: ...
+
+
+class QueuedRequest:
+    """A queue entry; its deadline is ``timeout queue``."""
+
+    __slots__ = ("backend", "deadline", "enqueued", "server", "waiter")
+
+    def __init__(
+        self, waiter: Waiter, backend: BackendRuntime, server: ServerRuntime | None, now: float
+    ) -> None:
+        self.waiter = waiter
+        self.backend = backend
+        self.server = server
+        self.enqueued = now
+        timeout = backend.config.timeouts.queue
+        self.deadline: float | None = None if timeout is None else now + timeout
+
+    def deadline_expired(self, now: float) -> None:
+        self.backend.dequeue(self)
+        self.waiter.queue_timeout()
+
+    def cancel(self) -> None:
+        self.backend.dequeue(self)
+
+
+class ServerRuntime:
+    """One server as the balancer sees it at run time."""
+
+    __slots__ = (
+        "address",
+        "backend",
+        "backup",
+        "config",
+        "disabled",
+        "maxconn",
+        "maxqueue",
+        "name",
+        "queue",
+        "served",
+        "total",
+        "up",
+        "weight",
+    )
+
+    def __init__(self, config: Server, backend: BackendRuntime) -> None:
+        self.config = config
+        self.backend = backend
+        self.name = config.name
+        self.address = config.address
+        self.weight = config.weight
+        self.maxconn = config.maxconn
+        self.maxqueue = config.maxqueue
+        self.backup = config.backup
+        self.disabled = config.disabled
+        self.up = True  # health checks (a later issue) will move this
+        self.served = 0
+        self.total = 0
+        self.queue: deque[QueuedRequest] = deque()
+
+    def usable(self) -> bool:
+        return self.up and not self.disabled
+
+    @property
+    def load(self) -> int:
+        return self.served + len(self.queue)
+
+    @property
+    def full(self) -> bool:
+        return bool(self.maxconn) and self.served >= self.maxconn
+
+    def __repr__(self) -> str:
+        return f"<Server {self.backend.name}/{self.name}>"
+
+
+class BackendRuntime:
+    """One backend: its servers, its balancer and its queue."""
+
+    def __init__(self, config: Backend, deadlines: Deadlines) -> None:
+        self.config = config
+        self.name = config.name
+        self.deadlines = deadlines
+        self.servers = [ServerRuntime(s, self) for s in config.servers]
+        self.balancer: Balancer = make_balancer(config.balance, self.servers)
+        self.queue: deque[QueuedRequest] = deque()
+        self.active = 0  # requests between assignment and release
+        self.total = 0
+
+    # -- facts for ACLs and logs -----------------------------------------------------------------
+
+    def nbsrv(self) -> int:
+        """Usable servers: the active ones, or the backups when no active one is left."""
+        active = sum(1 for s in self.servers if not s.backup and s.usable())
+        if active:
+            return active
+        return sum(1 for s in self.servers if s.backup and s.usable())
+
+    @property
+    def queued(self) -> int:
+        return len(self.queue) + sum(len(s.queue) for s in self.servers)
+
+    # -- assignment ------------------------------------------------------------------------------
+
+    def assign(
+        self, waiter: Waiter, src: str, uri: bytes, exclude: ServerRuntime | None = None
+    ) -> QueuedRequest | ServerRuntime | None:
+        """Give ``waiter`` a server slot now (returned), a queue place (returned), or nothing
+        (``None``: no server is usable, the caller answers 503 at once)."""
+        server = self._pick(src, uri, exclude)
+        now = self.deadlines.now()
+        if server is None:
+            if not self.balancer.has_usable():
+                return None
+            entry = QueuedRequest(waiter, self, None, now)
+            self.queue.append(entry)
+            self.deadlines.watch(entry)
+            return entry
+        if server.full or server.queue:
+            if server.maxqueue and len(server.queue) >= server.maxqueue:
+                entry = QueuedRequest(waiter, self, None, now)
+                self.queue.append(entry)
+            else:
+                entry = QueuedRequest(waiter, self, server, now)
+                server.queue.append(entry)
+            self.deadlines.watch(entry)
+            return entry
+        self._take(server)
+        return server
+
+    def _pick(self, src: str, uri: bytes, exclude: ServerRuntime | None) -> ServerRuntime | None:
+        server = self.balancer.pick(src, uri)
+        if server is not None and server is exclude:
+            # Redispatch: any other server; fall back to the same one if it is the only choice.
+            for candidate in self.servers:
+                if candidate is not exclude and candidate.usable() and not candidate.full:
+                    if candidate.backup == exclude.backup or not candidate.backup:
+                        return candidate
+        return server  # type: ignore[return-value]
+
+    def assign_server(self, waiter: Waiter, server: ServerRuntime) -> QueuedRequest | ServerRuntime:
+        """A request that must go to ``server`` (persistence, retries on the same server)."""
+        if server.full or server.queue:
+            entry = QueuedRequest(waiter, self, server, self.deadlines.now())
+            server.queue.append(entry)
+            self.deadlines.watch(entry)
+            return entry
+        self._take(server)
+        return server
+
+    def _take(self, server: ServerRuntime) -> None:
+        server.served += 1
+        server.total += 1
+        self.active += 1
+        self.total += 1
+        self.balancer.taken(server)
+
+    def release(self, server: ServerRuntime) -> None:
+        """A request on ``server`` ended: hand the slot to the oldest waiter that can use it."""
+        server.served -= 1
+        self.active -= 1
+        self.balancer.release(server)
+        self._serve_queues(server)
+
+    def _serve_queues(self, server: ServerRuntime) -> None:
+        while not server.full and server.usable():
+            own = server.queue[0] if server.queue else None
+            shared = self.queue[0] if self.queue else None
+            if own is None and shared is None:
+                return
+            if own is not None and (shared is None or own.enqueued <= shared.enqueued):
+                entry = server.queue.popleft()
+            else:
+                entry = self.queue.popleft()
+            self.deadlines.unwatch(entry)
+            self._take(server)
+            entry.waiter.server_assigned(server)
+
+    def dequeue(self, entry: QueuedRequest) -> None:
+        self.deadlines.unwatch(entry)
+        queue = entry.server.queue if entry.server is not None else self.queue
+        try:
+            queue.remove(entry)
+        except ValueError:
+            pass
+
+
+def backends_by_name(
+    configs: tuple[Backend, ...], deadlines: Deadlines
+) -> dict[str, BackendRuntime]:
+    return {b.name: BackendRuntime(b, deadlines) for b in configs}
+
+
+NbsrvLookup = Callable[[str], int]

@@ -1,0 +1,454 @@
+"""A frontend: routes each request to a backend, gets it a server and forwards it.
+
+``FrontendHandler`` is the ``RequestHandler`` the HTTP engine calls; each request becomes a
+``Transaction`` that evaluates the rules, waits in a queue if every server is full, connects
+with HAProxy's retry/redispatch rules, hands the exchange to ``ProxyTransaction`` and writes
+the ``httplog`` line at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from stack.balancer.acl import compile_condition
+from stack.balancer.backend import BackendRuntime, QueuedRequest, ServerRuntime
+from stack.balancer.httplog import HttpLogRecord, format_httplog
+from stack.balancer.logsink import LogSink
+from stack.balancer.rules import HeaderAction, compile_rules, forwardfor_action
+from stack.config.model import Frontend
+from stack.http.client import BackendConnection, ConnectionPool
+from stack.http.deadlines import Deadlines
+from stack.http.errors import builtin_error
+from stack.http.message import Headers, Request, Response
+from stack.http.proxy import ProxyTransaction, prepare_request_headers
+from stack.http.server import Exchange
+
+Condition = Callable[[Any], bool]
+
+
+class Counters:
+    """Process-wide figures the log line reports (``actconn``)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+
+class BackendRoute:
+    """What a frontend applies when it sends a request to one backend."""
+
+    def __init__(self, frontend: Frontend, backend: BackendRuntime) -> None:
+        self.backend = backend
+        config = backend.config
+        self.request_rules = compile_rules(config.http_request)
+        self.response_rules = compile_rules(config.http_response)
+        self.forwardfor = forwardfor_action(frontend.forwardfor, config.forwardfor)
+        self.errorfiles = {e.status: e.response for e in frontend.errorfiles}
+        self.errorfiles.update({e.status: e.response for e in config.errorfiles})
+        timeouts = config.timeouts
+        self.connect_timeout = timeouts.connect
+        self.server_timeout = timeouts.server
+        self.retries = config.retries
+        self.redispatch = config.redispatch
+        self.close = config.connection_mode.value != "http-keep-alive"
+
+
+class FrontendHandler:
+    """The balancer's entry point for one frontend."""
+
+    def __init__(
+        self,
+        config: Frontend,
+        backends: dict[str, BackendRuntime],
+        pool: ConnectionPool,
+        deadlines: Deadlines,
+        log: LogSink | None,
+        counters: Counters,
+        reactor: Any,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.pool = pool
+        self.deadlines = deadlines
+        self.log = log if config.httplog or config.logs else None
+        self.dontlognull = config.dontlognull
+        self.counters = counters
+        self.reactor = reactor
+        self.backends = backends
+        self.request_rules = compile_rules(config.http_request)
+        self.response_rules = compile_rules(config.http_response)
+        self.routes_by_name = {name: BackendRoute(config, b) for name, b in backends.items()}
+        self.use_backends: list[tuple[BackendRoute, Condition | None]] = [
+            (
+                self.routes_by_name[u.backend],
+                compile_condition(u.condition) if u.condition is not None else None,
+            )
+            for u in config.use_backends
+        ]
+        self.default = (
+            self.routes_by_name[config.default_backend] if config.default_backend else None
+        )
+        self.errorfiles = {e.status: e.response for e in config.errorfiles}
+        self.factory: Any = None  # the ServerFactory, set by the service (feconn)
+
+    @property
+    def connections(self) -> int:
+        return self.factory.connections if self.factory is not None else 0
+
+    # -- RequestHandler --------------------------------------------------------------------------
+
+    def handle(self, exchange: Exchange) -> None:
+        txn = Transaction(self, exchange)
+        exchange.log = txn
+        txn.start()
+
+    def error_response(self, status: int) -> bytes:
+        return self.errorfiles.get(status) or builtin_error(status)
+
+    def exchange_ended(self, exchange: Exchange) -> None:
+        txn = exchange.log
+        if isinstance(txn, Transaction):
+            txn.ended()
+        elif self.log is not None:
+            self._log_bad_request(exchange)
+
+    def _log_bad_request(self, exchange: Exchange) -> None:
+        peer = exchange.client
+        now = self.deadlines.now()
+        record = HttpLogRecord(
+            client_ip=getattr(peer, "host", "-"),
+            client_port=getattr(peer, "port", 0),
+            accept_time=exchange.t_accept,
+            frontend=self.name,
+            backend=self.name,
+            server="<NOSRV>",
+            tr=int((exchange.t_request - exchange.t_accept) * 1000),
+            tw=-1,
+            tc=-1,
+            tr_server=-1,
+            ta=int((now - exchange.t_accept) * 1000),
+            status=-1,
+            bytes_read=exchange.bytes_out,
+            termination="CR--",
+            actconn=self.counters.connections,
+            feconn=self.connections,
+            beconn=0,
+            srv_conn=0,
+            retries=0,
+            request_line=_request_line(exchange.request),
+        )
+        assert self.log is not None
+        self.log.emit(format_httplog(record))
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def route(self, txn: Transaction) -> BackendRoute | None:
+        for route, condition in self.use_backends:
+            if condition is None or condition(txn):
+                return route
+        return self.default
+
+    def nbsrv(self, backend: str) -> int:
+        runtime = self.backends.get(backend)
+        return runtime.nbsrv() if runtime is not None else 0
+
+
+def _request_line(request: Request) -> bytes:
+    return b"%s %s HTTP/%s" % (request.method, request.target, request.version)
+
+
+class Transaction:
+    """One request's journey through the balancer (also its ACL and sample context)."""
+
+    __slots__ = (
+        "_attempt",
+        "_ended",
+        "_retry_call",
+        "_slot",
+        "conn",
+        "dst",
+        "dst_port",
+        "exchange",
+        "frontend",
+        "headers",
+        "proxy",
+        "queued",
+        "redispatched",
+        "request",
+        "retries",
+        "route",
+        "server",
+        "src",
+        "src_port",
+        "ssl",
+        "status",
+        "t_connect",
+        "t_connected",
+        "t_queue",
+        "t_queue_end",
+        "termination",
+    )
+
+    def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
+        self.frontend = frontend
+        self.exchange = exchange
+        self.request = exchange.request
+        peer = exchange.client
+        host = exchange.local
+        self.src: str = getattr(peer, "host", "0.0.0.0")
+        self.src_port: int = getattr(peer, "port", 0)
+        self.dst: str = getattr(host, "host", "0.0.0.0")
+        self.dst_port: int = getattr(host, "port", 0)
+        self.ssl = exchange.ssl
+        self.route: BackendRoute | None = None
+        self.server: ServerRuntime | None = None
+        self.queued: QueuedRequest | None = None
+        self.proxy: ProxyTransaction | None = None
+        self.conn: BackendConnection | None = None
+        self.headers: Headers = []
+        self.retries = 0
+        self.redispatched = False
+        self.status = -1
+        self.termination = "----"
+        self.t_queue = -1.0
+        self.t_queue_end = -1.0
+        self.t_connect = -1.0
+        self.t_connected = -1.0
+        self._slot = False
+        self._attempt: Any = None
+        self._retry_call: Any = None
+        self._ended = False
+
+    # -- AclContext ------------------------------------------------------------------------------
+
+    def nbsrv(self, backend: str) -> int:
+        return self.frontend.nbsrv(backend)
+
+    # -- the request path ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        frontend = self.frontend
+        headers = prepare_request_headers(self.exchange)
+        for rule in frontend.request_rules:
+            rule(headers, self)
+        route = frontend.route(self)
+        if route is None:
+            self._local_error(503, "SC")
+            return
+        self.route = route
+        for rule in route.request_rules:
+            rule(headers, self)
+        if route.forwardfor is not None:
+            route.forwardfor(headers, self)
+        if route.close:
+            headers.append((b"connection", b"close"))
+        self.headers = headers
+        self.t_queue = frontend.deadlines.now()
+        self._assign(None)
+
+    def _assign(self, exclude: ServerRuntime | None) -> None:
+        assert self.route is not None
+        result = self.route.backend.assign(self, self.src, self.request.target, exclude)
+        if result is None:
+            self._local_error(503, "SC")
+        elif isinstance(result, ServerRuntime):
+            self.server_assigned_now(result)
+        else:
+            self.queued = result
+
+    def server_assigned_now(self, server: ServerRuntime) -> None:
+        self._slot = True
+        self.server = server
+        self.t_queue_end = self.frontend.deadlines.now()
+        self._connect()
+
+    # Waiter
+    def server_assigned(self, server: ServerRuntime) -> None:
+        self.queued = None
+        self.server_assigned_now(server)
+
+    def queue_timeout(self) -> None:
+        self.queued = None
+        self._local_error(503, "sQ")
+
+    def _connect(self) -> None:
+        server = self.server
+        route = self.route
+        assert server is not None and route is not None
+        self.t_connect = self.frontend.deadlines.now()
+        address = server.address
+        self._attempt = self.frontend.pool.acquire(
+            address.host or "127.0.0.1",
+            address.port,
+            route.connect_timeout,
+            self._connected,
+            self._connect_failed,
+        )
+
+    def _connected(self, conn: BackendConnection) -> None:
+        self._attempt = None
+        if self._ended or self.exchange.finished:
+            conn.release(reusable=True)
+            return
+        route = self.route
+        assert route is not None
+        self.t_connected = self.frontend.deadlines.now()
+        self.conn = conn
+        proxy = ProxyTransaction(self.exchange, conn, self)
+        self.proxy = proxy
+        proxy.start(self.headers, route.server_timeout)
+
+    def _connect_failed(self, reason: str) -> None:
+        self._attempt = None
+        if self._ended or self.exchange.finished:
+            return
+        route = self.route
+        assert route is not None
+        if self.retries >= route.retries:
+            self._local_error(503, "SC")
+            return
+        self.retries += 1
+        if route.redispatch and self.retries == route.retries and len(route.backend.servers) > 1:
+            # HAProxy redispatches on the last retry, with no turnaround delay.
+            self.redispatched = True
+            previous = self.server
+            self._release_slot()
+            self._assign(previous)
+            return
+        delay = min(route.connect_timeout or 1.0, 1.0)
+        self._retry_call = self.frontend.reactor.callLater(delay, self._retry)
+
+    def _retry(self) -> None:
+        self._retry_call = None
+        if not self._ended and not self.exchange.finished:
+            self._connect()
+
+    # -- TransactionOwner ------------------------------------------------------------------------
+
+    def response_head(self, txn: ProxyTransaction, response: Response) -> None:
+        self.status = response.status
+        route = self.route
+        headers = response.headers
+        if route is not None:
+            for rule in route.response_rules:
+                rule(headers, self)
+        for rule in self.frontend.response_rules:
+            rule(headers, self)
+
+    def server_failed(self, txn: ProxyTransaction, status: int, before_response: bool) -> None:
+        conn = txn.conn
+        self.proxy = None
+        self.conn = None
+        if (
+            before_response
+            and conn.reused
+            and not self.request.has_body
+            and not self._ended
+            and not self.exchange.finished
+        ):
+            self._connect()  # an idle connection the server had closed: try a fresh one
+            return
+        if status == 504:
+            self._local_error(504, "sH")
+        else:
+            self._local_error(502, "SH" if before_response else "PH")
+
+    def transaction_done(self, txn: ProxyTransaction) -> None:
+        if txn.termination != "--":
+            self.termination = txn.termination + "--"
+        self._release_slot()
+
+    # -- endings ---------------------------------------------------------------------------------
+
+    def _local_error(self, status: int, termination: str) -> None:
+        self.status = status
+        self.termination = termination + "--"
+        self._release_slot()
+        exchange = self.exchange
+        if exchange.finished:
+            return
+        route = self.route
+        page = None
+        if route is not None:
+            page = route.errorfiles.get(status)
+        if page is None:
+            page = self.frontend.errorfiles.get(status)
+        if page is None:
+            page = builtin_error(status, close=self.request.version == b"1.0")
+        exchange.send_raw(page)
+
+    def _release_slot(self) -> None:
+        if self._slot:
+            self._slot = False
+            server = self.server
+            assert server is not None and self.route is not None
+            self.route.backend.release(server)
+
+    def ended(self) -> None:
+        """The client side is over (normally or not): clean up and log once."""
+        if self._ended:
+            return
+        self._ended = True
+        exchange = self.exchange
+        if self.queued is not None:
+            self.queued.cancel()
+            self.queued = None
+            self.termination = "CQ--"
+        if self._attempt is not None:
+            self._attempt.cancel()
+            self._attempt = None
+            self.termination = "CC--"
+        if self._retry_call is not None and self._retry_call.active():
+            self._retry_call.cancel()
+        proxy = self.proxy
+        if proxy is not None and proxy.t_end < 0 and exchange.aborted:
+            proxy.body_aborted()
+        self._release_slot()
+        log = self.frontend.log
+        if log is not None:
+            if self.frontend.dontlognull and exchange.bytes_out == 0 and self.status < 0:
+                return
+            log.emit(format_httplog(self._record()))
+
+    def _record(self) -> HttpLogRecord:
+        exchange = self.exchange
+        frontend = self.frontend
+        now = frontend.deadlines.now()
+        t0 = exchange.t_accept
+
+        def ms(start: float, end: float) -> int:
+            return int((end - start) * 1000) if start >= 0 and end >= 0 else -1
+
+        proxy = self.proxy
+        t_response = proxy.t_response if proxy is not None else -1.0
+        route = self.route
+        server = self.server
+        backend = route.backend if route is not None else None
+        return HttpLogRecord(
+            client_ip=self.src,
+            client_port=self.src_port,
+            accept_time=exchange.t_accept,
+            frontend=frontend.name,
+            backend=backend.name if backend is not None else frontend.name,
+            server=server.name if server is not None and self.t_connected >= 0 else "<NOSRV>",
+            tr=ms(t0, exchange.t_request),
+            tw=ms(self.t_queue, self.t_queue_end if self.t_queue_end >= 0 else -1.0),
+            tc=ms(self.t_connect, self.t_connected),
+            tr_server=ms(self.t_connected, t_response),
+            ta=ms(t0, now),
+            status=self.status,
+            bytes_read=exchange.bytes_out,
+            termination=self.termination,
+            actconn=frontend.counters.connections,
+            feconn=frontend.connections,
+            beconn=backend.active if backend is not None else 0,
+            srv_conn=server.served if server is not None else 0,
+            retries=self.retries,
+            redispatched=self.redispatched,
+            srv_queue=len(server.queue) if server is not None else 0,
+            backend_queue=len(backend.queue) if backend is not None else 0,
+            request_line=_request_line(self.request),
+        )
+
+
+__all__ = ["BackendRoute", "Counters", "FrontendHandler", "HeaderAction", "Transaction"]

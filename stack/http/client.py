@@ -1,0 +1,265 @@
+"""The server side of the HTTP/1.1 engine: backend connections and their keep-alive pool.
+
+A ``BackendConnection`` carries one exchange at a time and goes back to its ``ConnectionPool``
+when the response ended cleanly with keep-alive; reusing connections is what keeps a Python
+proxy within reach of HAProxy (a connect per request costs more than the whole exchange).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from twisted.internet.interfaces import IAddress, IReactorTCP
+from twisted.internet.protocol import ClientFactory
+from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.python.failure import Failure
+
+from stack.http import h1
+from stack.http.deadlines import Deadlines
+from stack.http.message import Response
+
+
+class ResponseListener(Protocol):
+    """The exchange a backend connection currently serves."""
+
+    def response_received(self, response: Response) -> None: ...
+    def response_body(self, data: bytes) -> None: ...
+    def response_complete(self) -> None: ...
+    def server_failed(self, status: int, reason: str, before_response: bool) -> None: ...
+    def server_timeout(self) -> None: ...
+
+
+class BackendConnection(TwistedProtocol):
+    """One connection to one server."""
+
+    def __init__(self, pool: ConnectionPool, key: tuple[str, int]) -> None:
+        self.pool = pool
+        self.key = key
+        self.parser = h1.ResponseParser(self)
+        self.listener: ResponseListener | None = None
+        self.deadline: float | None = None
+        self.server_timeout: float | None = None
+        self.reused = False
+        self.got_bytes = False
+        self.reusable = True
+        self.lost = False
+        self.tunnel = False
+
+    # -- use by a transaction ----------------------------------------------------------------------
+
+    def start(self, listener: ResponseListener, head: bytes, is_head: bool, timeout: float | None):
+        """Send a request head and route the response to ``listener``."""
+        self.listener = listener
+        self.server_timeout = timeout
+        self.got_bytes = False
+        self.parser.expect_response(head=is_head)
+        self.deadline = None if timeout is None else self.pool.deadlines.now() + timeout
+        self.transport.write(head)  # type: ignore[union-attr]
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)  # type: ignore[union-attr]
+
+    def release(self, reusable: bool) -> None:
+        """The exchange is over: back to the pool, or closed."""
+        self.listener = None
+        self.deadline = None
+        if reusable and self.reusable and not self.lost and not self.tunnel:
+            self.pool.put_idle(self)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        self.reusable = False
+        self.listener = None
+        if not self.lost and self.transport is not None:
+            self.transport.loseConnection()
+
+    def abort(self) -> None:
+        self.reusable = False
+        self.listener = None
+        if not self.lost and self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    # -- Twisted plumbing --------------------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        listener = self.listener
+        if listener is None:
+            # Bytes on an idle connection: the server broke keep-alive rules, never reuse it.
+            self.pool.forget(self)
+            self.abort()
+            return
+        self.got_bytes = True
+        if self.tunnel:
+            listener.response_body(data)
+            return
+        timeout = self.server_timeout
+        if timeout is not None:
+            self.deadline = self.pool.deadlines.now() + timeout
+        try:
+            self.parser.feed(data)
+        except h1.ProtocolError as exc:
+            self.reusable = False
+            current = self.listener
+            self.abort()
+            if current is not None:
+                current.server_failed(exc.status, exc.reason, before_response=False)
+
+    def connectionLost(self, reason: Failure = Failure(Exception("closed"))) -> None:
+        self.lost = True
+        self.reusable = False
+        self.pool.deadlines.unwatch(self)
+        self.pool.forget(self)
+        listener = self.listener
+        if listener is None:
+            return
+        if self.tunnel:
+            self.listener = None
+            listener.response_complete()
+            return
+        if self.parser.eof():
+            return
+        self.listener = None
+        listener.server_failed(502, "server closed the connection", before_response=not self.got_bytes)
+
+    def deadline_expired(self, now: float) -> None:
+        listener = self.listener
+        if listener is None:
+            self.pool.forget(self)
+            self.close()  # idle too long in the pool
+            return
+        self.reusable = False
+        listener.server_timeout()
+
+    # -- ResponseSink: relay to the listener ------------------------------------------------------
+
+    def response_received(self, response: Response) -> None:
+        if not response.keep_alive:
+            self.reusable = False
+        if response.status == 101:
+            self.tunnel = True
+            self.reusable = False
+        if self.listener is not None:
+            self.listener.response_received(response)
+
+    def response_body(self, data: bytes) -> None:
+        if self.listener is not None:
+            self.listener.response_body(data)
+
+    def response_complete(self) -> None:
+        if self.tunnel:
+            return
+        if self.listener is not None:
+            self.listener.response_complete()
+
+
+class _ConnectAttempt(ClientFactory):
+    noisy = False
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        key: tuple[str, int],
+        ready: Callable[[BackendConnection], None],
+        failed: Callable[[str], None],
+    ) -> None:
+        self.pool = pool
+        self.key = key
+        self.ready = ready
+        self.failed = failed
+        self.cancelled = False
+        self.connector: Any = None
+
+    def buildProtocol(self, addr: IAddress) -> BackendConnection:
+        conn = _ReadyOnConnect(self.pool, self.key)
+        conn.factory = self
+        return conn
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        if not self.cancelled:
+            self.failed(reason.getErrorMessage())
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.connector is not None and self.connector.state == "connecting":
+            self.connector.stopConnecting()
+
+
+class _ReadyOnConnect(BackendConnection):
+    factory: _ConnectAttempt
+
+    def connectionMade(self) -> None:
+        self.pool.deadlines.watch(self)
+        self.transport.setTcpNoDelay(True)  # type: ignore[union-attr]
+        attempt = self.factory
+        if attempt.cancelled:
+            self.close()
+            return
+        attempt.ready(self)
+
+
+class ConnectionPool:
+    """Idle keep-alive connections per server address, most recently used first."""
+
+    def __init__(
+        self,
+        reactor: IReactorTCP,
+        deadlines: Deadlines,
+        idle_timeout: float = 10.0,
+        max_idle_per_server: int = 64,
+    ) -> None:
+        self.reactor = reactor
+        self.deadlines = deadlines
+        self.idle_timeout = idle_timeout
+        self.max_idle = max_idle_per_server
+        self._idle: dict[tuple[str, int], list[BackendConnection]] = {}
+
+    def acquire(
+        self,
+        host: str,
+        port: int,
+        connect_timeout: float | None,
+        ready: Callable[[BackendConnection], None],
+        failed: Callable[[str], None],
+    ) -> _ConnectAttempt | None:
+        """Call ``ready`` with a connection (an idle one at once, if any) or ``failed``.
+
+        Returns a handle whose ``cancel()`` abandons a connect in progress, or ``None`` when an
+        idle connection was handed over synchronously.
+        """
+        key = (host, port)
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            if conn.lost:
+                continue
+            conn.reused = True
+            ready(conn)
+            return None
+        attempt = _ConnectAttempt(self, key, ready, failed)
+        timeout = connect_timeout if connect_timeout is not None else 30.0
+        attempt.connector = self.reactor.connectTCP(host, port, attempt, timeout=timeout)
+        return attempt
+
+    def put_idle(self, conn: BackendConnection) -> None:
+        idle = self._idle.setdefault(conn.key, [])
+        if len(idle) >= self.max_idle:
+            conn.close()
+            return
+        conn.deadline = self.deadlines.now() + self.idle_timeout
+        idle.append(conn)
+
+    def forget(self, conn: BackendConnection) -> None:
+        idle = self._idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    def idle_count(self, host: str, port: int) -> int:
+        return len(self._idle.get((host, port), ()))
+
+    def close_all(self) -> None:
+        for idle in self._idle.values():
+            for conn in list(idle):
+                conn.close()
+        self._idle.clear()

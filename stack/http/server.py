@@ -1,0 +1,531 @@
+"""The client side of the HTTP/1.1 engine: one ``ServerChannel`` per accepted connection.
+
+The channel parses requests (``h1.RequestParser``), answers them strictly in order (pipelined
+requests wait their turn, with reading paused), frames responses for the client's version,
+applies HAProxy's client-side timeouts and hands each request to a ``RequestHandler`` as an
+``Exchange``. Handlers never see bytes of framing, only heads and body data, so the edge and the
+balancer share this code, and the edge can hand an ``Exchange`` to the balancer in memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Protocol
+
+from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from stack.config.model import Limits, Timeouts
+from stack.http import h1
+from stack.http.deadlines import Deadlines
+from stack.http.message import Request, Response
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class BodySink(Protocol):
+    """Receives a request body (or, for a tunnel, raw client bytes)."""
+
+    def body_data(self, data: bytes) -> None: ...
+    def body_end(self) -> None: ...
+
+
+class RequestHandler(Protocol):
+    """What a tier plugs into the engine."""
+
+    def handle(self, exchange: Exchange) -> None:
+        """Take charge of ``exchange``: answer it now or later."""
+
+    def error_response(self, status: int) -> bytes:
+        """The raw response to send for an error the engine detects itself (400, 408...)."""
+
+    def exchange_ended(self, exchange: Exchange) -> None:
+        """Called once per exchange when it is over (for logging)."""
+
+
+class Exchange:
+    """One request on a client connection, and its response.
+
+    The handler reads the body with ``read_body`` (data that came before is replayed),
+    answers with ``respond``/``write``/``finish`` or ``send_raw``, and may ``abort``. Timing
+    fields are reactor seconds, for the access log.
+    """
+
+    __slots__ = (
+        "_body_buffer",
+        "_body_done",
+        "_sink",
+        "aborted",
+        "bytes_out",
+        "channel",
+        "finished",
+        "log",
+        "request",
+        "response",
+        "t_accept",
+        "t_request",
+        "tunnel",
+    )
+
+    def __init__(self, channel: ServerChannel, request: Request, t_accept: float, t_request: float):
+        self.channel = channel
+        self.request = request
+        self.t_accept = t_accept
+        self.t_request = t_request
+        self.response: Response | None = None
+        self.bytes_out = 0
+        self.finished = False
+        self.aborted = False
+        self.tunnel = False
+        self._sink: BodySink | None = None
+        self._body_buffer: list[bytes] = []
+        self._body_done = not request.has_body and request.upgrade is None
+        self.log: Any = None  # the handler's per-request record
+
+    # -- connection facts --------------------------------------------------------------------------
+
+    @property
+    def client(self) -> IAddress:
+        return self.channel.transport.getPeer()  # type: ignore[union-attr]
+
+    @property
+    def local(self) -> IAddress:
+        return self.channel.transport.getHost()  # type: ignore[union-attr]
+
+    @property
+    def ssl(self) -> bool:
+        return self.channel.is_tls
+
+    @property
+    def body_complete(self) -> bool:
+        return self._body_done
+
+    # -- request body ------------------------------------------------------------------------------
+
+    def read_body(self, sink: BodySink) -> None:
+        """Deliver the request body to ``sink``; sends ``100 Continue`` if the client waits."""
+        self._sink = sink
+        if self.request.expect_continue and not self._body_buffer and not self._body_done:
+            self.channel.write(CONTINUE)
+        buffered, self._body_buffer = self._body_buffer, []
+        for data in buffered:
+            sink.body_data(data)
+        if self._body_done:
+            sink.body_end()
+        self.channel.resume_reading(self)
+
+    def pause_body(self) -> None:
+        """Stop reading from the client until ``resume_body`` (backpressure)."""
+        self.channel.pause_reading(self)
+
+    def resume_body(self) -> None:
+        self.channel.resume_reading(self)
+
+    def _body_data(self, data: bytes) -> None:
+        if self._sink is not None:
+            self._sink.body_data(data)
+        else:
+            self._body_buffer.append(data)
+            if sum(map(len, self._body_buffer)) > 65536:
+                self.channel.pause_reading(self)
+
+    def _body_end(self) -> None:
+        if self._body_done:
+            return  # a request without a body was complete from the start
+        self._body_done = True
+        if self._sink is not None:
+            self._sink.body_end()
+
+    # -- response ----------------------------------------------------------------------------------
+
+    def informational(self, response: Response) -> None:
+        """Relay an interim 1xx response (HTTP/1.1 clients only)."""
+        if self.request.version == b"1.1" and not self.finished:
+            self.channel.write(h1.response_head(response.status, response.reason, response.headers))
+
+    def respond(self, response: Response) -> None:
+        """Send the response head; framing headers are set here from ``response``'s fields."""
+        channel = self.channel
+        request = self.request
+        self.response = response
+        headers = response.headers
+        keep = channel.keep_alive and request.keep_alive and response.keep_alive
+        if response.status == 101:
+            self.tunnel = True
+            keep = False
+        elif response.content_length is None and not response.chunked:
+            keep = False  # close-delimited body
+        if response.chunked and request.version == b"1.0":
+            response.chunked = False
+            keep = False
+        if response.chunked:
+            headers.append((b"transfer-encoding", b"chunked"))
+        elif response.content_length is not None and response.status >= 200:
+            if response.status not in (204, 304) or response.content_length:
+                headers.append((b"content-length", b"%d" % response.content_length))
+        if not keep and not self.tunnel:
+            channel.keep_alive = False
+            headers.append((b"connection", b"close"))
+        elif request.version == b"1.0" and keep:
+            headers.append((b"connection", b"keep-alive"))
+        data = h1.response_head(response.status, response.reason, headers)
+        self.bytes_out += len(data)
+        channel.write(data)
+
+    def write(self, data: bytes) -> None:
+        response = self.response
+        if self.finished or response is None or not data:
+            return
+        if request_is_head(self.request):
+            return
+        if response.chunked:
+            data = h1.chunk(data)
+        self.bytes_out += len(data)
+        self.channel.write(data)
+
+    def finish(self) -> None:
+        """The response is complete."""
+        if self.finished:
+            return
+        response = self.response
+        if response is not None and response.chunked and not request_is_head(self.request):
+            self.channel.write(h1.LAST_CHUNK)
+            self.bytes_out += 5
+        self.finished = True
+        self.channel.exchange_finished(self)
+
+    def send_raw(self, data: bytes, close: bool = False) -> None:
+        """Send a complete pre-built response (errorfiles, redirects) and finish."""
+        if self.finished:
+            return
+        if close or b"\r\nconnection: close" in data[: data.find(b"\r\n\r\n")].lower():
+            self.channel.keep_alive = False
+        if data:
+            self.bytes_out += len(data)
+            self.channel.write(data)
+        else:
+            self.channel.keep_alive = False
+        self.finished = True
+        self.channel.exchange_finished(self)
+
+    def abort(self) -> None:
+        """Give up: the client connection is closed at once."""
+        if self.finished:
+            return
+        self.aborted = True
+        self.finished = True
+        self.channel.keep_alive = False
+        self.channel.exchange_finished(self)
+
+    def register_producer(self, producer: IPushProducer) -> None:
+        """Pause ``producer`` while the client cannot take more response data."""
+        self.channel.register_producer(producer)
+
+    def unregister_producer(self) -> None:
+        self.channel.unregister_producer()
+
+
+def request_is_head(request: Request) -> bool:
+    return request.method == b"HEAD"
+
+
+@implementer(IPushProducer)
+class ServerChannel(TwistedProtocol):
+    """An accepted client connection speaking HTTP/1.1."""
+
+    is_tls = False
+
+    def __init__(
+        self,
+        handler: RequestHandler,
+        deadlines: Deadlines,
+        timeouts: Timeouts,
+        limits: Limits,
+        keep_alive: bool = True,
+    ) -> None:
+        self.handler = handler
+        self.deadlines = deadlines
+        self.timeouts = timeouts
+        self.keep_alive = keep_alive
+        self.parser = h1.RequestParser(self, limits)
+        self.deadline: float | None = None
+        self._exchanges: deque[Exchange] = deque()
+        self._incoming: Exchange | None = None  # the exchange whose body is being parsed
+        self._pausers: set[object] = set()
+        self._paused = False
+        self._closing = False
+        self._t_first_byte: float | None = None
+        self._t_accept = 0.0
+        self._producer: IPushProducer | None = None
+        self.requests = 0
+        self.idle = True
+
+    # -- Twisted plumbing --------------------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        now = self.deadlines.now()
+        self._t_accept = now
+        self._arm(self.timeouts.http_request, now)
+        self.deadlines.watch(self)
+
+    def _arm(self, timeout: float | None, now: float) -> None:
+        self.deadline = None if timeout is None else now + timeout
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        incoming = self._incoming
+        if incoming is not None and incoming.tunnel:
+            incoming._body_data(data)
+            return
+        if self._t_first_byte is None and incoming is None:
+            now = self.deadlines.now()
+            self._t_first_byte = now
+            if self.idle:
+                self.idle = False
+                self._arm(self.timeouts.http_request, now)
+        elif incoming is not None and self.timeouts.client is not None:
+            self.deadline = self.deadlines.now() + self.timeouts.client
+        try:
+            self.parser.feed(data)
+        except h1.ProtocolError as exc:
+            self._protocol_error(exc.status)
+
+    def connectionLost(self, reason: Failure = Failure(Exception("closed"))) -> None:
+        self.deadlines.unwatch(self)
+        self._closing = True
+        for exchange in list(self._exchanges):
+            if not exchange.finished:
+                exchange.aborted = True
+                exchange.finished = True
+                self.handler.exchange_ended(exchange)
+            sink = exchange._sink
+            if sink is not None and not exchange._body_done:
+                abort = getattr(sink, "body_aborted", None)
+                if abort is not None:
+                    abort()
+        self._exchanges.clear()
+
+    def write(self, data: bytes) -> None:
+        if not self._closing:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    # -- parser sink -------------------------------------------------------------------------------
+
+    def request_received(self, request: Request) -> None:
+        now = self.deadlines.now()
+        t_accept = self._t_first_byte if self._t_first_byte is not None else now
+        if self.requests == 0:
+            t_accept = self._t_accept
+        self._t_first_byte = None
+        self.requests += 1
+        exchange = Exchange(self, request, t_accept, now)
+        self._incoming = exchange
+        self._exchanges.append(exchange)
+        if request.has_body and self.timeouts.client is not None:
+            self.deadline = now + self.timeouts.client
+        else:
+            self.deadline = None
+        if len(self._exchanges) == 1:
+            self.handler.handle(exchange)
+        else:
+            self.pause_reading(self)  # pipelined: let the earlier one answer first
+
+    def request_body(self, data: bytes) -> None:
+        if self._incoming is not None:
+            self._incoming._body_data(data)
+
+    def request_complete(self) -> None:
+        exchange = self._incoming
+        if exchange is None:
+            return
+        self._incoming = None
+        if not exchange.finished:
+            self.deadline = None
+        exchange._body_end()
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        """Nothing in flight: wait for the next request under ``timeout http-keep-alive``."""
+        if not self._exchanges and self._incoming is None and not self._closing:
+            self.idle = True
+            self._arm(self.timeouts.http_keep_alive, self.deadlines.now())
+
+    # -- exchange lifecycle ------------------------------------------------------------------------
+
+    def exchange_finished(self, exchange: Exchange) -> None:
+        if self._producer is not None:
+            self.unregister_producer()
+        if exchange.aborted:
+            self.handler.exchange_ended(exchange)
+            self._close(abort=True)
+            return
+        if exchange.tunnel:
+            self.handler.exchange_ended(exchange)
+            self._close()
+            return
+        if not exchange._body_done:
+            self.keep_alive = False  # the rest of the body was never read
+        self.handler.exchange_ended(exchange)
+        if self._exchanges and self._exchanges[0] is exchange:
+            self._exchanges.popleft()
+        if not self.keep_alive:
+            self._close()
+            return
+        self.pause_reading_done(self)
+        if self._exchanges:
+            self.handler.handle(self._exchanges[0])
+        else:
+            self._maybe_idle()
+
+    def pause_reading_done(self, who: object) -> None:
+        self.resume_reading(who)
+
+    def tunnel_data(self, exchange: Exchange) -> None:
+        """Switch to raw mode after a 101: parser leftovers go to the tunnel sink first."""
+        self._incoming = exchange
+        exchange.tunnel = True
+        rest = self.parser.upgraded
+        if rest:
+            self.parser.upgraded = b""
+            exchange._body_data(rest)
+        self.deadline = None
+
+    def _close(self, abort: bool = False) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.deadline = None
+        transport = self.transport
+        if transport is None:
+            return
+        if abort:
+            transport.abortConnection()  # type: ignore[attr-defined]
+        else:
+            transport.loseConnection()
+
+    def _protocol_error(self, status: int) -> None:
+        active = self._exchanges[0] if self._exchanges else None
+        self.keep_alive = False
+        if active is None or (active.response is None and not active.finished):
+            data = self.handler.error_response(status)
+            if data:
+                self.write(data)
+            if active is not None:
+                active.aborted = True
+                active.finished = True
+                self.handler.exchange_ended(active)
+        self._close()
+
+    # -- timeouts ----------------------------------------------------------------------------------
+
+    def deadline_expired(self, now: float) -> None:
+        if self.idle:
+            self._close()  # keep-alive or first request never started: silent close
+        elif self.parser.in_head or (self._t_first_byte is not None and not self._exchanges):
+            self._protocol_error(408)
+        else:
+            exchange = self._incoming or (self._exchanges[0] if self._exchanges else None)
+            if exchange is not None:
+                sink = exchange._sink
+                abort = getattr(sink, "client_timeout", None)
+                if abort is not None:
+                    abort()
+                elif not exchange.finished:
+                    exchange.abort()
+            else:
+                self._close()
+
+    # -- flow control ------------------------------------------------------------------------------
+
+    def pause_reading(self, who: object) -> None:
+        self._pausers.add(who)
+        if not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resume_reading(self, who: object) -> None:
+        self._pausers.discard(who)
+        if self._paused and not self._pausers and self.transport is not None:
+            self._paused = False
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def register_producer(self, producer: IPushProducer) -> None:
+        if self._closing:
+            return
+        if self._producer is not None:
+            self.unregister_producer()
+        self._producer = producer
+        self.transport.registerProducer(producer, True)  # type: ignore[union-attr]
+
+    def unregister_producer(self) -> None:
+        if self._producer is not None:
+            self._producer = None
+            if self.transport is not None:
+                self.transport.unregisterProducer()  # type: ignore[attr-defined]
+
+    # IPushProducer, so tests can treat a channel as a producer too
+    def pauseProducing(self) -> None:
+        self.pause_reading(self)
+
+    def resumeProducing(self) -> None:
+        self.resume_reading(self)
+
+    def stopProducing(self) -> None:
+        self._close(abort=True)
+
+
+class ServerFactory(Factory):
+    """Builds channels for one listening endpoint and enforces the connection ``maxconn``."""
+
+    noisy = False
+
+    def __init__(
+        self,
+        handler: RequestHandler,
+        deadlines: Deadlines,
+        timeouts: Timeouts,
+        limits: Limits,
+        keep_alive: bool = True,
+        maxconn: int = 0,
+    ) -> None:
+        self.handler = handler
+        self.deadlines = deadlines
+        self.timeouts = timeouts
+        self.limits = limits
+        self.keep_alive = keep_alive
+        self.maxconn = maxconn
+        self.connections = 0
+        self.ports: list[Any] = []
+        self._accepting = True
+
+    def buildProtocol(self, addr: IAddress) -> ServerChannel:
+        channel = _CountedChannel(
+            self.handler, self.deadlines, self.timeouts, self.limits, self.keep_alive
+        )
+        channel.factory = self
+        self.connections += 1
+        if self.maxconn and self.connections >= self.maxconn and self._accepting:
+            # Like HAProxy: stop accepting, excess connections wait in the kernel backlog.
+            self._accepting = False
+            for port in self.ports:
+                port.stopReading()
+        return channel
+
+    def connection_closed(self) -> None:
+        self.connections -= 1
+        if not self._accepting and self.connections < self.maxconn:
+            self._accepting = True
+            for port in self.ports:
+                port.startReading()
+
+
+class _CountedChannel(ServerChannel):
+    factory: ServerFactory
+
+    def connectionLost(self, reason: Failure = Failure(Exception("closed"))) -> None:
+        super().connectionLost(reason)
+        self.factory.connection_closed()

@@ -1,0 +1,81 @@
+"""``twistd stack``: options and the service tree.
+
+The config is loaded and validated in ``postOptions``, before twistd daemonizes, so every
+error reaches the operator's terminal as ``file:line`` lines, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from twisted.application.service import IService, MultiService
+from twisted.python import usage
+
+from stack.config import ConfigError, load, summary
+from stack.config.model import StackConfig
+
+TIERS = ("edge", "balancer", "vrrp", "demo")
+
+
+class Options(usage.Options):
+    synopsis = "[-c FILE] [--tier NAME]... [--check]"
+    longdesc = (
+        "Run the tiers FILE describes (HTTPS edge, balancer, VRRP announcer, demo origins). "
+        "--check validates FILE and exits, like haproxy -c."
+    )
+    optParameters = [["config", "c", "etc/stack.ini", "Path to the INI config."]]
+    optFlags = [["check", None, "Validate the config, print a summary and exit."]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["tiers"] = []
+        self.stack_config: StackConfig | None = None
+
+    def opt_tier(self, name: str) -> None:
+        """Run only this tier (repeatable): edge, balancer, vrrp or demo."""
+        if name not in TIERS:
+            raise usage.UsageError(f"unknown tier {name!r} (choose from {', '.join(TIERS)})")
+        self["tiers"].append(name)
+
+    def postOptions(self) -> None:
+        try:
+            config = load(self["config"])
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            count = len(exc.problems)
+            sys.stderr.write(f"stack: {self['config']}: {count} error{'s' * (count != 1)}\n")
+            raise SystemExit(1) from None
+        if self["check"]:
+            sys.stdout.write(summary(config) + "\n")
+            raise SystemExit(0)
+        wanted = self["tiers"] or list(config.tiers)
+        missing = [t for t in wanted if t not in config.tiers]
+        if missing:
+            raise usage.UsageError(
+                f"{self['config']} describes no {', '.join(missing)} tier "
+                f"(it has: {', '.join(config.tiers) or 'none'})"
+            )
+        self["tiers"] = wanted
+        self.stack_config = config
+
+
+def makeService(options: Options, reactor: Any = None) -> IService:
+    if reactor is None:
+        from twisted.internet import reactor as default_reactor
+
+        reactor = default_reactor
+    config = options.stack_config
+    assert config is not None
+    root = MultiService()
+    tiers = options["tiers"]
+    if "demo" in tiers:
+        from stack.demo.service import demo_service
+
+        for demo in config.demos:
+            demo_service(demo, reactor).setServiceParent(root)
+    if "balancer" in tiers:
+        from stack.balancer.service import BalancerService
+
+        BalancerService(config, reactor).setServiceParent(root)
+    return root
