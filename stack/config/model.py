@@ -21,7 +21,8 @@ class Origin:
     key: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: [{self.section}] {self.key}"
+        where = f"{self.file}:{self.line}: [{self.section}]"
+        return f"{where} {self.key}" if self.key else where
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +261,7 @@ class Backend:
     errorfiles: tuple[ErrorFile, ...] = ()
     acls: tuple[Acl, ...] = ()
     origin: Origin | None = None
+    logs: tuple[LogTarget, ...] = ()  # ``log`` lines, for the backend's own events
 
 
 @dataclass(frozen=True, slots=True)

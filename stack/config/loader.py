@@ -1,0 +1,932 @@
+"""Turn an INI file into the immutable :class:`~stack.config.model.StackConfig`.
+
+The loader is the only place that validates: it checks the whole file and reports every
+problem at once (``FILE:LINE: [SECTION] KEY: message``), as ``haproxy -c`` does, so an
+operator fixes a file in one pass and no traceback ever reaches them. Sections are read in
+three steps: ``[global]`` first (``log global`` needs its targets), then ``[defaults]`` (it
+applies to every proxy wherever it is written), then the proxies and demo origins in file
+order; references between sections (backends, binds) are checked once everything is known.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from . import directives as dirs
+from . import ini
+from .conditions import (
+    PREDEFINED,
+    check_name,
+    condition_acls,
+    parse_acl,
+    parse_condition,
+    suggest,
+)
+from .directives import Directive
+from .durations import parse_duration
+from .errors import ConfigError, Invalid, Problems
+from .model import (
+    Acl,
+    Backend,
+    Balance,
+    Condition,
+    ConnectionMode,
+    DemoServer,
+    Endpoint,
+    ErrorFile,
+    ForwardFor,
+    Frontend,
+    Global,
+    HeaderRule,
+    Limits,
+    LogTarget,
+    Origin,
+    Server,
+    StackConfig,
+    Timeouts,
+    UseBackend,
+)
+from .values import (
+    INT_MAX,
+    overlaps,
+    parse_balance,
+    parse_bind,
+    parse_endpoint,
+    parse_forwardfor,
+    parse_header_rule,
+    parse_int,
+    parse_log_target,
+    parse_server,
+    parse_switch,
+)
+from .words import WordError, join_words, split_words
+
+T = TypeVar("T")
+
+# The status codes HAProxy accepts in errorfile (haproxy.md §1.11).
+ERRORFILE_CODES: tuple[int, ...] = (
+    *(200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 414, 425, 429, 431),
+    *(500, 501, 502, 503, 504),
+)
+
+_TIMEOUT_FIELDS = {
+    "timeout connect": "connect",
+    "timeout client": "client",
+    "timeout server": "server",
+    "timeout http-request": "http_request",
+    "timeout http-keep-alive": "http_keep_alive",
+    "timeout queue": "queue",
+}
+_REPEATABLE_HINT = (
+    "; only bind, log, acl, use_backend, http-request and http-response take one per line"
+)
+_MODES = {
+    "option http-keep-alive": ConnectionMode.KEEP_ALIVE,
+    "option http-server-close": ConnectionMode.SERVER_CLOSE,
+    "option httpclose": ConnectionMode.CLOSE,
+}
+
+
+def load(path: str) -> StackConfig:
+    """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
+    problems = Problems(path)
+    try:
+        config = _Loader(path, problems).run()
+    except Exception as exc:  # an operator gets a message, never a traceback
+        problems.add(
+            f"internal error while checking the configuration ({type(exc).__name__}: {exc}); "
+            "please report it with this file"
+        )
+        config = None
+    if problems or config is None:
+        raise problems.error()
+    return config
+
+
+def summary(cfg: StackConfig) -> str:
+    """One line like ``haproxy -c``'s, for ``twistd stack --check`` and the startup log."""
+    servers = sum(len(b.servers) for b in cfg.backends)
+    counts = [
+        _plural(len(cfg.frontends), "frontend"),
+        _plural(len(cfg.backends), "backend"),
+        _plural(servers, "server"),
+        _plural(len(cfg.demos), "demo server"),
+    ]
+    return f"Configuration file is valid: {cfg.path} ({', '.join(counts)})"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# --- per-section drafts --------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """What one section says, before defaults are applied; ``None`` means "not written"."""
+
+    kind: str
+    name: str
+    header: str
+    line: int
+    maxconn: int | None = None
+    logs: list[LogTarget] | None = None
+    retries: int | None = None
+    balance: Balance | None = None
+    timeouts: dict[str, float | None] = field(default_factory=dict)
+    redispatch: bool | None = None
+    forwardfor_set: bool = False
+    forwardfor: ForwardFor | None = None
+    modes: dict[ConnectionMode, tuple[bool, Origin]] = field(default_factory=dict)
+    httplog: bool | None = None
+    dontlognull: bool | None = None
+    errorfiles: dict[int, ErrorFile] = field(default_factory=dict)
+    binds: list[tuple[Endpoint, Origin]] = field(default_factory=list)
+    acl_lines: list[tuple[str, list[str], Origin]] = field(default_factory=list)
+    acl_names: dict[str, None] = field(default_factory=dict)  # in file order
+    use_backends: list[tuple[str, list[str], Origin]] = field(default_factory=list)
+    default_backend: tuple[str, Origin] | None = None
+    servers: list[Server] = field(default_factory=list)
+    rules: dict[str, list[tuple[list[str], Origin]]] = field(
+        default_factory=lambda: {"http-request": [], "http-response": []}
+    )
+    # [global]
+    node: str = ""
+    limits: dict[str, int] = field(default_factory=dict)
+    # [demo NAME]
+    app: str | None = None
+    demo_bind: tuple[Endpoint, Origin] | None = None
+    demo_keys: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Built:
+    """A proxy section turned into model objects, kept with its draft for cross-checks."""
+
+    draft: _Draft
+    frontend: Frontend | None = None
+    backend: Backend | None = None
+    acls: dict[str, tuple[Acl, ...]] = field(default_factory=dict)
+    conditions: list[Condition] = field(default_factory=list)
+
+
+class _Loader:
+    def __init__(self, path: str, problems: Problems) -> None:
+        self.path = path
+        self.base_dir = os.path.dirname(path)
+        self.problems = problems
+        self.global_logs: list[LogTarget] = []
+        self.bufsize = Limits().max_header_bytes
+
+    # --- the whole file -------------------------------------------------------------------------
+
+    def run(self) -> StackConfig | None:
+        text = self._read_text()
+        if text is None:
+            return None
+        sections = ini.read(self.path, text, self.problems)
+        if sections is None:
+            return None
+        classified = self._classify(sections)
+        globals_ = [s for kind, _name, s in classified if kind == dirs.GLOBAL]
+        global_draft = self._section(dirs.GLOBAL, "", globals_[0]) if globals_ else None
+        global_ = self._global(global_draft)
+        defaults = [s for kind, _name, s in classified if kind == dirs.DEFAULTS]
+        if defaults:
+            defaults_draft = self._section(dirs.DEFAULTS, "", defaults[0])
+            self._check_modes(defaults_draft)
+        else:
+            defaults_draft = _Draft(dirs.DEFAULTS, "", "defaults", 0)
+        built: list[_Built] = []
+        demos: list[tuple[DemoServer, Origin]] = []
+        for kind, name, section in classified:
+            if kind in dirs.PROXY_KINDS:
+                draft = self._section(kind, name, section)
+                built.append(self._build_proxy(draft, defaults_draft))
+            elif kind == dirs.DEMO:
+                demo = self._demo(self._section(kind, name, section))
+                if demo is not None:
+                    demos.append(demo)
+        self._cross_check(built, demos)
+        if not built and not demos and not self.problems:
+            self.problems.add("nothing to run: no [frontend], [listen] or [demo] section")
+        return StackConfig(
+            path=self.path,
+            global_=global_,
+            frontends=tuple(b.frontend for b in built if b.frontend is not None),
+            backends=tuple(b.backend for b in built if b.backend is not None),
+            demos=tuple(d for d, _origin in demos),
+        )
+
+    def _read_text(self) -> str | None:
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            self.problems.add(f"cannot read the configuration file: {exc.strerror or exc}")
+            return None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            self.problems.add("the file is not valid UTF-8 text", line=line)
+            return None
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+    def _classify(self, sections: list[ini.Section]) -> list[tuple[str, str, ini.Section]]:
+        """Check every section header; return the usable sections as (kind, name, section)."""
+        result = []
+        seen: set[str] = set()
+        for section in sections:
+            header = section.header
+            if header in seen:
+                continue  # the duplicate was reported by the scanner
+            seen.add(header)
+            if section.trailing:
+                self.problems.add(
+                    f"unexpected {section.trailing!r} after the section header",
+                    line=section.line,
+                    section=header,
+                )
+            words = header.split()
+            message = self._header_problem(words)
+            if message is not None:
+                self.problems.add(message, line=section.line, section=header)
+                continue
+            result.append((words[0], words[1] if len(words) > 1 else "", section))
+        return result
+
+    def _header_problem(self, words: list[str]) -> str | None:
+        if not words:
+            return "empty section header"
+        kind = words[0]
+        if kind in (dirs.GLOBAL, dirs.DEFAULTS):
+            if len(words) > 1:
+                if kind == dirs.DEFAULTS:
+                    return "named defaults sections are not supported: write [defaults]"
+                return "[global] takes no name"
+            return None
+        if kind in (*dirs.PROXY_KINDS, dirs.DEMO):
+            if len(words) == 1:
+                return f"a {kind} section needs a name: [{kind} NAME]"
+            if len(words) > 2:
+                rest = " ".join(words[2:])
+                if kind in (dirs.FRONTEND, dirs.LISTEN):
+                    return (
+                        f"the address goes in a key: write [{kind} {words[1]}] and 'bind = {rest}'"
+                    )
+                return f"a section name is one word: [{kind} {words[1]}]"
+            try:
+                check_name(words[1], kind)
+            except Invalid as exc:
+                return str(exc)
+            return None
+        if kind in dirs.SECTIONS_NOT_YET:
+            return f"section type '{kind}' is not supported yet"
+        if kind in dirs.SECTIONS_UNSUPPORTED:
+            return f"section type '{kind}' is not supported by stack"
+        close = difflib.get_close_matches(kind.lower(), dirs.SECTION_KINDS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return (
+            f"unknown section type '{kind}' (use global, defaults, frontend, backend, "
+            f"listen or demo){hint}"
+        )
+
+    # --- one section: keys to draft -------------------------------------------------------------
+
+    def _section(self, kind: str, name: str, section: ini.Section) -> _Draft:
+        draft = _Draft(kind, name, section.header, section.line)
+        seen: set[str] = set()
+        for entry in section.entries:
+            if entry.key in seen:
+                continue  # reported by the scanner
+            seen.add(entry.key)
+            if kind == dirs.DEMO:
+                self._demo_key(draft, entry)
+                continue
+            resolved = self._resolve(kind, section.header, entry)
+            if resolved is not None:
+                spec, item_name = resolved
+                self._apply(draft, spec, item_name, entry)
+        return draft
+
+    def _origin(self, section: str, key: str, line: int) -> Origin:
+        return Origin(self.path, line, section, key)
+
+    def _problem(self, section: str, key: str, line: int, message: str) -> None:
+        self.problems.add(message, line=line, section=section, key=key)
+
+    def _resolve(
+        self, kind: str, header: str, entry: ini.Entry
+    ) -> tuple[Directive, str | None] | None:
+        """Find the directive a key names; report keys that are wrong or misplaced."""
+        key = entry.key
+        words = key.split()
+        first = words[0]
+
+        def report(message: str) -> None:
+            self._problem(header, key, entry.line, message)
+
+        if first.startswith("["):
+            report("this looks like a section header without its closing ']'")
+            return None
+        if first in dirs.LEGACY:
+            report(dirs.LEGACY[first])
+            return None
+        if kind == dirs.GLOBAL and first in dirs.TWISTD:
+            report(dirs.TWISTD[first])
+            return None
+        two = " ".join(words[:2])
+        if two in dirs.DIRECTIVES:
+            spec = dirs.DIRECTIVES[two]
+        elif first in dirs.DIRECTIVES:
+            spec = dirs.DIRECTIVES[first]
+        else:
+            report(self._unknown_key_message(kind, header, key, words, entry))
+            return None
+        if kind not in spec.sections:
+            where = ", ".join(k for k in dirs.SECTION_KINDS if k in spec.sections)
+            report(f"'{spec.name}' is not allowed in a {kind} section (only in: {where})")
+            return None
+        rest = words[len(spec.name.split()) :]
+        item_name = None
+        if spec.named is not None:
+            if not rest:
+                report(f"'{spec.name}' needs a {spec.named} in the key: '{spec.name} NAME = ...'")
+                return None
+            item_name, rest = rest[0], rest[1:]
+        if rest:
+            directive = spec.name + (f" {item_name}" if item_name else "")
+            if entry.value is None:
+                report(
+                    f"missing '=': write '{directive} = {' '.join(rest)}' "
+                    "(the key is the directive, the value the rest of the HAProxy line)"
+                )
+            else:
+                report(f"unexpected {' '.join(rest)!r} in the key (did you mean '{directive}'?)")
+            return None
+        return spec, item_name
+
+    def _unknown_key_message(
+        self, kind: str, header: str, key: str, words: list[str], entry: ini.Entry
+    ) -> str:
+        first, two = words[0], " ".join(words[:2])
+        for candidate in (two, first):
+            if candidate in dirs.NOT_YET:
+                shown = two if first in ("stats", "stick", "http-check") else candidate
+                return f"'{shown}' is not supported yet"
+            if candidate in dirs.UNSUPPORTED:
+                return dirs.unsupported_message(candidate)
+        if first.startswith("ssl-") or first.startswith("tune.ssl."):
+            return f"'{first}' is not supported yet (TLS settings come with the edge)"
+        if first == "no" and len(words) > 1:
+            rest = " ".join(words[1:])
+            return f"HAProxy's 'no {rest}' is written '{rest} = off'"
+        # every directive, not only this section's: "timout connect" in a frontend is
+        # 'timeout connect', which the next check then reports as misplaced
+        best, best_ratio = "", 0.0
+        for probe in (two, first):
+            for choice in dirs.DIRECTIVES:
+                ratio = difflib.SequenceMatcher(None, probe, choice).ratio()
+                if ratio > best_ratio:
+                    best, best_ratio = choice, ratio
+        hint = f"; did you mean '{best}'?" if best_ratio >= 0.6 else ""
+        if entry.indented and not hint:
+            hint = (
+                " (an indented line continues the value above it only when no blank or "
+                "comment line comes in between)"
+            )
+        return f"unknown key '{key}' in [{header}]{hint}"
+
+    def _single(self, header: str, entry: ini.Entry) -> tuple[int, str | None] | None:
+        """The one value of a directive that does not repeat, with its line."""
+        lines = entry.occurrences()
+        if entry.value is None:
+            return entry.line, None
+        if len(lines) > 1:
+            self._problem(
+                header,
+                entry.key,
+                lines[1][0],
+                f"'{entry.key}' takes a single value"
+                + ("" if header.startswith("demo ") else _REPEATABLE_HINT)
+                + " (unindent this line if it is a new key)",
+            )
+            return None
+        if not lines:
+            return entry.line, ""
+        return lines[0]
+
+    def _words(self, header: str, key: str, line: int, text: str) -> list[str] | None:
+        try:
+            return split_words(text)
+        except WordError as exc:
+            self._problem(header, key, line, str(exc))
+            return None
+
+    def _apply(
+        self, draft: _Draft, spec: Directive, item_name: str | None, entry: ini.Entry
+    ) -> None:
+        """Record one key in ``draft``; report its problems."""
+        header, key = draft.header, entry.key
+        if spec.name == "use_backend" and not entry.occurrences():
+            # "use_backend NAME" with no condition always applies, as in HAProxy
+            self._guard(draft, spec, item_name, key, entry.line, "", [], entry.value)
+            return
+        if spec.multi:
+            if entry.value is None or not entry.occurrences():
+                self._problem(header, key, entry.line, f"'{spec.name}' needs a value")
+                return
+            for line, text in entry.occurrences():
+                words = self._words(header, key, line, text)
+                if words is not None:
+                    self._guard(draft, spec, item_name, key, line, text, words, None)
+            return
+        single = self._single(header, entry)
+        if single is None:
+            return
+        line, value = single
+        if value is None:  # a bare "option redispatch" line, written without "="
+            if not spec.switch and spec.name != "option forwardfor":
+                self._problem(header, key, line, f"'{spec.name}' needs a value: '{key} = ...'")
+                return
+            self._guard(draft, spec, item_name, key, line, "", [], None)
+            return
+        words = self._words(header, key, line, value)
+        if words is not None:
+            self._guard(draft, spec, item_name, key, line, value, words, value)
+
+    def _guard(
+        self,
+        draft: _Draft,
+        spec: Directive,
+        item_name: str | None,
+        key: str,
+        line: int,
+        text: str,
+        words: list[str],
+        value: str | None,
+    ) -> None:
+        """Run a directive's handler; turn its :class:`Invalid` into a located problem."""
+        origin = self._origin(draft.header, key, line)
+        try:
+            self._handle(draft, spec, item_name, origin, text, words, value)
+        except Invalid as exc:
+            message = str(exc)
+            if spec.multi and looks_like_key(text):
+                message += (
+                    " (this indented line continues the value above; unindent it if it is a "
+                    "new key)"
+                )
+            self.problems.at(origin, message)
+
+    def _handle(
+        self,
+        draft: _Draft,
+        spec: Directive,
+        item_name: str | None,
+        origin: Origin,
+        text: str,
+        words: list[str],
+        value: str | None,
+    ) -> None:
+        name = spec.name
+        if spec.switch:
+            on = parse_switch(value)
+            if name == "option redispatch":
+                draft.redispatch = on
+            elif name == "option httplog":
+                draft.httplog = on
+            elif name == "option dontlognull":
+                draft.dontlognull = on
+            else:
+                draft.modes[_MODES[name]] = (on, origin)
+        elif name in _TIMEOUT_FIELDS:
+            seconds = parse_duration(_one(words, name))
+            draft.timeouts[_TIMEOUT_FIELDS[name]] = seconds or None  # 0: no timeout (HAProxy)
+        elif name == "option forwardfor":
+            draft.forwardfor_set = True
+            draft.forwardfor = parse_forwardfor(value, words)
+        elif name == "maxconn":
+            low = 1 if draft.kind == dirs.GLOBAL else 0
+            draft.maxconn = parse_int(_one(words, name), "maxconn", low)
+        elif name == "log":
+            self._log(draft, words, origin)
+        elif name == "node":
+            draft.node = _one(words, name)
+        elif name.startswith("tune."):
+            draft.limits[name] = _tune(name, _one(words, name))
+        elif name == "mode":
+            _mode(_one(words, name))
+        elif name == "retries":
+            draft.retries = parse_int(_one(words, name), "retries", 0)
+        elif name == "balance":
+            draft.balance = parse_balance(words)
+        elif name == "errorfile":
+            assert item_name is not None
+            errorfile = self._errorfile(item_name, words)
+            draft.errorfiles[errorfile.status] = errorfile
+        elif name == "bind":
+            for endpoint in parse_bind(words):
+                draft.binds.append((endpoint, origin))
+        elif name == "acl":
+            assert item_name is not None
+            draft.acl_names[item_name] = None
+            check_name(item_name, "ACL")
+            if item_name.lower() == "or":
+                raise Invalid("'or' cannot name an ACL: it separates groups in conditions")
+            draft.acl_lines.append((item_name, words, origin))
+        elif name == "use_backend":
+            assert item_name is not None
+            if "%[" in item_name:
+                raise Invalid("dynamic backend names (%[...]) are not supported yet")
+            draft.use_backends.append((item_name, words, origin))
+        elif name == "default_backend":
+            draft.default_backend = (_one(words, name), origin)
+        elif name == "server":
+            assert item_name is not None
+            check_name(item_name, "server")
+            draft.servers.append(parse_server(item_name, words, origin))
+        elif name in ("http-request", "http-response"):
+            draft.rules[name].append((words, origin))
+        else:  # pragma: no cover - every table entry has a branch above
+            raise AssertionError(name)
+
+    def _log(self, draft: _Draft, words: list[str], origin: Origin) -> None:
+        if draft.logs is None:
+            draft.logs = []
+        if words == ["global"]:
+            if draft.kind == dirs.GLOBAL:
+                raise Invalid("'log global' is for proxy sections; here give a target")
+            draft.logs.extend(self.global_logs)
+            return
+        target = parse_log_target(words, origin)
+        draft.logs.append(target)
+        if draft.kind == dirs.GLOBAL:
+            self.global_logs.append(target)
+
+    def _errorfile(self, code_text: str, words: list[str]) -> ErrorFile:
+        code = parse_int(code_text, "the errorfile status code", 100, 599)
+        if code not in ERRORFILE_CODES:
+            codes = ", ".join(str(c) for c in ERRORFILE_CODES)
+            raise Invalid(f"errorfile {code} is not an error stack generates (use {codes})")
+        path = _one(words, "errorfile")
+        full = path if os.path.isabs(path) else os.path.join(self.base_dir, path)
+        try:
+            with open(full, "rb") as f:
+                data = f.read(self.bufsize + 1)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = getattr(exc, "strerror", None) or exc
+            raise Invalid(f"cannot read {full!r}: {reason}") from None
+        if data:
+            if not data.startswith(b"HTTP/1."):
+                raise Invalid(
+                    f"{full!r} is not a raw HTTP response: it must start with a status line "
+                    "such as 'HTTP/1.1 503 Service Unavailable'"
+                )
+            if b"\r\n\r\n" not in data and b"\n\n" not in data:
+                raise Invalid(f"{full!r} has no empty line after its headers")
+            if len(data) > self.bufsize:
+                raise Invalid(f"{full!r} is larger than tune.bufsize ({self.bufsize} bytes)")
+        return ErrorFile(code, full, data)
+
+    def _demo_key(self, draft: _Draft, entry: ini.Entry) -> None:
+        header, key = draft.header, entry.key
+        if key not in dirs.DEMO_KEYS:
+            hint = suggest(key, list(dirs.DEMO_KEYS))
+            self._problem(header, key, entry.line, f"unknown key '{key}' in [{header}]{hint}")
+            return
+        draft.demo_keys.add(key)
+        single = self._single(header, entry)
+        if single is None:
+            return
+        line, value = single
+        origin = self._origin(header, key, line)
+        try:
+            words = split_words(value or "")
+            if key == "app":
+                app = _one(words, "app")
+                if app not in dirs.DEMO_APPS:
+                    raise Invalid(f"unknown demo app {app!r} (use site or films)")
+                draft.app = app
+            else:
+                draft.demo_bind = (parse_endpoint(_one(words, "bind"), wildcard=True), origin)
+        except (Invalid, WordError) as exc:
+            self.problems.at(origin, str(exc))
+
+    # --- sections to model objects --------------------------------------------------------------
+
+    def _global(self, draft: _Draft | None) -> Global:
+        if draft is None:
+            return Global()
+        defaults = Limits()
+        limits = Limits(
+            max_request_line=draft.limits.get("tune.http.uri-max", defaults.max_request_line),
+            max_header_bytes=draft.limits.get("tune.bufsize", defaults.max_header_bytes),
+            max_headers=draft.limits.get("tune.http.maxhdr", defaults.max_headers),
+        )
+        self.bufsize = limits.max_header_bytes
+        return Global(
+            maxconn=draft.maxconn if draft.maxconn is not None else Global().maxconn,
+            logs=tuple(draft.logs or ()),
+            node=draft.node,
+            limits=limits,
+        )
+
+    def _demo(self, draft: _Draft) -> tuple[DemoServer, Origin] | None:
+        missing = [k for k in dirs.DEMO_KEYS if k not in draft.demo_keys]
+        for key in missing:
+            self._problem(draft.header, key, draft.line, f"missing: a demo needs '{key} = ...'")
+        if draft.app is None or draft.demo_bind is None:
+            return None
+        endpoint, origin = draft.demo_bind
+        return DemoServer(draft.name, draft.app, endpoint, origin), origin
+
+    def _check_modes(self, draft: _Draft) -> None:
+        enabled = [(mode, origin) for mode, (on, origin) in draft.modes.items() if on]
+        if len(enabled) > 1:
+            enabled.sort(key=lambda item: item[1].line)
+            first_mode, first_origin = enabled[0]
+            for mode, origin in enabled[1:]:
+                self.problems.at(
+                    origin,
+                    f"'option {mode.value}' conflicts with 'option {first_mode.value}' "
+                    f"(line {first_origin.line}): choose one",
+                )
+
+    def _build_proxy(self, draft: _Draft, defaults: _Draft) -> _Built:
+        self._check_modes(draft)
+        built = _Built(draft)
+        built.acls = self._acls(draft)
+        lookup = self._lookup(built.acls)
+        timeouts = _timeouts({**defaults.timeouts, **draft.timeouts})
+        forwardfor = draft.forwardfor if draft.forwardfor_set else defaults.forwardfor
+        mode = _connection_mode(draft, _connection_mode(defaults, ConnectionMode.KEEP_ALIVE))
+        errorfiles = tuple(
+            f for _code, f in sorted({**defaults.errorfiles, **draft.errorfiles}.items())
+        )
+        logs = tuple(draft.logs if draft.logs is not None else (defaults.logs or ()))
+        acls = tuple(acl for group in built.acls.values() for acl in group)
+        rules = {
+            directive: tuple(self._rules(built, directive, lookup))
+            for directive in ("http-request", "http-response")
+        }
+        origin = self._origin(draft.header, "", draft.line)
+        if draft.kind in (dirs.FRONTEND, dirs.LISTEN):
+            if not draft.binds:
+                self.problems.add(
+                    f"no 'bind': a {draft.kind} needs at least one address to listen on "
+                    "(bind = host:port)",
+                    line=draft.line,
+                    section=draft.header,
+                )
+            default_backend = draft.default_backend[0] if draft.default_backend else None
+            if default_backend is None and draft.kind == dirs.LISTEN:
+                default_backend = draft.name
+            listen = draft.kind == dirs.LISTEN
+            built.frontend = Frontend(
+                name=draft.name,
+                binds=tuple(endpoint for endpoint, _origin in draft.binds),
+                default_backend=default_backend,
+                use_backends=tuple(self._use_backends(built, lookup)),
+                acls=acls,
+                maxconn=_first(draft.maxconn, defaults.maxconn, 0),
+                timeouts=timeouts,
+                forwardfor=forwardfor,
+                connection_mode=mode,
+                # a listen runs its rules once, as the backend half (see docs/config.md)
+                http_request=() if listen else rules["http-request"],
+                http_response=() if listen else rules["http-response"],
+                errorfiles=errorfiles,
+                httplog=_first(draft.httplog, defaults.httplog, False),
+                dontlognull=_first(draft.dontlognull, defaults.dontlognull, False),
+                logs=logs,
+                origin=origin,
+            )
+        if draft.kind in (dirs.BACKEND, dirs.LISTEN):
+            built.backend = Backend(
+                name=draft.name,
+                servers=tuple(draft.servers),
+                balance=_first(draft.balance, defaults.balance, Balance()),
+                timeouts=timeouts,
+                retries=_first(draft.retries, defaults.retries, 3),
+                redispatch=_first(draft.redispatch, defaults.redispatch, False),
+                forwardfor=forwardfor,
+                connection_mode=mode,
+                http_request=rules["http-request"],
+                http_response=rules["http-response"],
+                errorfiles=errorfiles,
+                acls=acls,
+                origin=origin,
+                logs=logs,
+            )
+        return built
+
+    def _acls(self, draft: _Draft) -> dict[str, tuple[Acl, ...]]:
+        """The named ACLs of a section: lines sharing a name are ORed, as in HAProxy."""
+        acls: dict[str, list[Acl]] = {name: [] for name in draft.acl_names}
+        for name, words, origin in draft.acl_lines:
+            try:
+                acls[name].append(parse_acl(name, words, origin))
+            except Invalid as exc:
+                self.problems.at(origin, str(exc))
+        return {name: tuple(lines) for name, lines in acls.items()}
+
+    @staticmethod
+    def _lookup(acls: dict[str, tuple[Acl, ...]]) -> Callable[[str], tuple[Acl, ...] | None]:
+        def lookup(name: str) -> tuple[Acl, ...] | None:
+            if name in acls:  # a section's own ACL shadows a predefined one, as in HAProxy
+                return acls[name]
+            return PREDEFINED.get(name)
+
+        return lookup
+
+    def _condition(
+        self,
+        built: _Built,
+        words: list[str],
+        lookup: Callable[[str], tuple[Acl, ...] | None],
+        origin: Origin,
+    ) -> Condition:
+        condition = parse_condition(words, lookup, origin)
+        built.conditions.append(condition)
+        return condition
+
+    def _use_backends(
+        self, built: _Built, lookup: Callable[[str], tuple[Acl, ...] | None]
+    ) -> list[UseBackend]:
+        rules = []
+        for backend, words, origin in sorted(built.draft.use_backends, key=lambda r: r[2].line):
+            try:
+                condition = self._condition(built, words, lookup, origin) if words else None
+            except Invalid as exc:
+                self.problems.at(origin, str(exc))
+                continue
+            rules.append(UseBackend(backend, condition, origin))
+        return rules
+
+    def _rules(
+        self,
+        built: _Built,
+        directive: str,
+        lookup: Callable[[str], tuple[Acl, ...] | None],
+    ) -> list[HeaderRule]:
+        rules = []
+        for words, origin in built.draft.rules[directive]:
+
+            def condition(cond_words: list[str], origin: Origin = origin) -> Condition:
+                return self._condition(built, cond_words, lookup, origin)
+
+            try:
+                rules.append(parse_header_rule(directive, words, condition, origin))
+            except Invalid as exc:
+                self.problems.at(origin, str(exc))
+        return rules
+
+    # --- references between sections ------------------------------------------------------------
+
+    def _cross_check(self, built: list[_Built], demos: list[tuple[DemoServer, Origin]]) -> None:
+        backends = {b.backend.name: b for b in built if b.backend is not None}
+        self._check_proxy_names(built)
+        for item in built:
+            draft = item.draft
+            for backend, _words, origin in draft.use_backends:
+                if backend not in backends:
+                    self.problems.at(origin, _no_backend(backend, list(backends)))
+            if draft.default_backend is not None:
+                name, origin = draft.default_backend
+                if name not in backends:
+                    self.problems.at(origin, _no_backend(name, list(backends)))
+            used = [acl for group in item.acls.values() for acl in group]
+            for condition in item.conditions:
+                used.extend(condition_acls(condition))
+            for acl in used:
+                if acl.fetch == "nbsrv" and acl.fetch_arg not in backends:
+                    message = _no_backend(str(acl.fetch_arg), list(backends))
+                    self.problems.at(acl.origin, f"nbsrv({acl.fetch_arg}): {message}")
+        self._check_binds(built, demos)
+
+    def _check_proxy_names(self, built: list[_Built]) -> None:
+        """A listen is a frontend and a backend: its name may not be reused by either."""
+        by_name: dict[str, list[_Draft]] = {}
+        for item in built:
+            by_name.setdefault(item.draft.name, []).append(item.draft)
+        for drafts in by_name.values():
+            listens = [d for d in drafts if d.kind == dirs.LISTEN]
+            if not listens or len(drafts) < 2:
+                continue
+            first = min(drafts, key=lambda d: d.line)
+            for draft in drafts:
+                if draft is not first:
+                    self.problems.add(
+                        f"[{draft.header}] has the same name as [{first.header}] (line "
+                        f"{first.line}); a listen is both a frontend and a backend",
+                        line=draft.line,
+                        section=draft.header,
+                    )
+
+    def _check_binds(self, built: list[_Built], demos: list[tuple[DemoServer, Origin]]) -> None:
+        binds: list[tuple[Endpoint, Origin]] = []
+        for item in built:
+            binds.extend(item.draft.binds)
+        binds.extend((demo.bind, origin) for demo, origin in demos)
+        binds.sort(key=lambda b: b[1].line)
+        for i, (endpoint, origin) in enumerate(binds):
+            for other, other_origin in binds[:i]:
+                if overlaps(endpoint, other):
+                    self.problems.at(
+                        origin,
+                        f"{endpoint} is already bound by [{other_origin.section}] "
+                        f"line {other_origin.line} ({other})",
+                    )
+                    break
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _one(words: list[str], name: str) -> str:
+    if len(words) != 1:
+        if not words:
+            raise Invalid(f"'{name}' needs a value")
+        raise Invalid(f"'{name}' takes one value, not {join_words(words)!r}")
+    return words[0]
+
+
+def _mode(value: str) -> None:
+    if value == "http":
+        return
+    if value == "tcp":
+        raise Invalid("mode tcp is not supported (stack is an HTTP proxy)")
+    if value == "health":
+        raise Invalid(
+            "'mode health' doesn't exist anymore. Please use 'http-request return status 200' "
+            "instead."
+        )
+    raise Invalid(f"unknown proxy mode '{value}' (stack supports mode http)")
+
+
+_TUNE_LIMITS = {
+    "tune.bufsize": (1024, INT_MAX),
+    "tune.http.maxhdr": (1, 32767),
+    "tune.http.uri-max": (16, INT_MAX),
+}
+
+
+def _tune(name: str, value: str) -> int:
+    low, high = _TUNE_LIMITS[name]
+    return parse_int(value, name, low, high)
+
+
+def _timeouts(values: dict[str, float | None]) -> Timeouts:
+    """Merge the written timeouts and apply HAProxy's fallbacks (haproxy.md §1.12)."""
+    t = Timeouts(**values)
+    queue = t.queue if t.queue is not None else t.connect
+    keep_alive = t.http_keep_alive
+    if keep_alive is None:
+        keep_alive = t.http_request if t.http_request is not None else t.client
+    return Timeouts(t.connect, t.client, t.server, t.http_request, keep_alive, queue)
+
+
+def _connection_mode(draft: _Draft, inherited: ConnectionMode) -> ConnectionMode:
+    """The section's own choice; turning off the inherited one goes back to keep-alive."""
+    enabled = sorted(
+        ((origin.line, mode) for mode, (on, origin) in draft.modes.items() if on),
+        key=lambda item: item[0],
+    )
+    if enabled:
+        return enabled[0][1]
+    if inherited in draft.modes:
+        return ConnectionMode.KEEP_ALIVE
+    return inherited
+
+
+def _first(*values: T | None) -> T:
+    """The first value that was written (a section's own, then [defaults], then built-in)."""
+    for value in values:
+        if value is not None:
+            return value
+    raise AssertionError("the last value is the built-in default")
+
+
+def _no_backend(name: str, backends: list[str]) -> str:
+    return f"no backend named '{name}'" + suggest(name, backends)
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether a continuation line looks like a forgotten ``key = value`` line."""
+    head, sep, _rest = text.partition("=")
+    if not sep:
+        return False
+    words = head.split()
+    if not words:
+        return False
+    return words[0] in {d.split()[0] for d in dirs.DIRECTIVES} or words[0] in dirs.LEGACY
+
+
+__all__ = ["ConfigError", "load", "summary"]
