@@ -7,6 +7,7 @@ of its own queue and of the backend queue. ``timeout queue`` bounds the wait, th
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -200,10 +201,8 @@ class BackendRuntime:
     def dequeue(self, entry: QueuedRequest) -> None:
         self.deadlines.unwatch(entry)
         queue = entry.server.queue if entry.server is not None else self.queue
-        try:
+        with contextlib.suppress(ValueError):
             queue.remove(entry)
-        except ValueError:
-            pass
 
 
 def backends_by_name(

@@ -7,6 +7,7 @@ join the pre-split ``%[...]`` formats.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Protocol
 
@@ -86,12 +87,13 @@ def compile_rule(rule: HeaderRule) -> HeaderAction:
     elif rule.action == "replace-header":
         assert value is not None
         regex = rule.regex
+        assert isinstance(regex, re.Pattern)
 
         def act(headers: Headers, ctx: SampleContext) -> None:
             template = value(ctx)
             for i, (key, old) in enumerate(headers):
                 if key == name:
-                    match = regex.fullmatch(old)  # type: ignore[attr-defined]
+                    match = regex.fullmatch(old)
                     if match is not None:
                         headers[i] = (key, match.expand(template))
 
@@ -112,7 +114,9 @@ def compile_rules(rules: tuple[HeaderRule, ...]) -> tuple[HeaderAction, ...]:
     return tuple(compile_rule(r) for r in rules)
 
 
-def forwardfor_action(frontend: ForwardFor | None, backend: ForwardFor | None) -> HeaderAction | None:
+def forwardfor_action(
+    frontend: ForwardFor | None, backend: ForwardFor | None
+) -> HeaderAction | None:
     """``option forwardfor`` for a frontend/backend pair: either side enables it, the backend's
     header name wins, ``if-none`` applies only if both sides say it (haproxy.md §1.5)."""
     if frontend is None and backend is None:

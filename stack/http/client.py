@@ -48,7 +48,9 @@ class BackendConnection(TwistedProtocol):
 
     # -- use by a transaction ----------------------------------------------------------------------
 
-    def start(self, listener: ResponseListener, head: bytes, is_head: bool, timeout: float | None):
+    def start(
+        self, listener: ResponseListener, head: bytes, is_head: bool, timeout: float | None
+    ) -> None:
         """Send a request head and route the response to ``listener``."""
         self.listener = listener
         self.server_timeout = timeout
@@ -106,7 +108,7 @@ class BackendConnection(TwistedProtocol):
             if current is not None:
                 current.server_failed(exc.status, exc.reason, before_response=False)
 
-    def connectionLost(self, reason: Failure = Failure(Exception("closed"))) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self.lost = True
         self.reusable = False
         self.pool.deadlines.unwatch(self)
@@ -121,7 +123,9 @@ class BackendConnection(TwistedProtocol):
         if self.parser.eof():
             return
         self.listener = None
-        listener.server_failed(502, "server closed the connection", before_response=not self.got_bytes)
+        listener.server_failed(
+            502, "server closed the connection", before_response=not self.got_bytes
+        )
 
     def deadline_expired(self, now: float) -> None:
         listener = self.listener
@@ -171,7 +175,7 @@ class _ConnectAttempt(ClientFactory):
         self.cancelled = False
         self.connector: Any = None
 
-    def buildProtocol(self, addr: IAddress) -> BackendConnection:
+    def buildProtocol(self, addr: IAddress | None) -> BackendConnection:
         conn = _ReadyOnConnect(self.pool, self.key)
         conn.factory = self
         return conn

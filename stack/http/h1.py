@@ -55,7 +55,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-_TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TOKEN_CHARS = frozenset(
+    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def connection_tokens(headers: Headers) -> set[bytes]:
@@ -183,7 +185,10 @@ class RequestParser:
             raise ProtocolError(400, "invalid method") from None
         except httptools.HttpParserError as exc:
             raise ProtocolError(400, f"bad request: {exc}") from None
-        if self._in_head and self._head_bytes > self._limits.max_header_bytes + self._limits.max_request_line:
+        if (
+            self._in_head
+            and self._head_bytes > self._limits.max_header_bytes + self._limits.max_request_line
+        ):
             if not self._headers and len(self._url) + len(data) > self._limits.max_request_line:
                 raise ProtocolError(414, "request URI too long")
             raise ProtocolError(431, "request header fields too large")

@@ -94,7 +94,15 @@ class Request:
 class Response:
     """A parsed or generated response head."""
 
-    __slots__ = ("chunked", "content_length", "headers", "keep_alive", "reason", "status", "version")
+    __slots__ = (
+        "chunked",
+        "content_length",
+        "headers",
+        "keep_alive",
+        "reason",
+        "status",
+        "version",
+    )
 
     def __init__(
         self,

@@ -294,7 +294,7 @@ class ServerChannel(TwistedProtocol):
         except h1.ProtocolError as exc:
             self._protocol_error(exc.status)
 
-    def connectionLost(self, reason: Failure = Failure(Exception("closed"))) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self.deadlines.unwatch(self)
         self._closing = True
         for exchange in list(self._exchanges):
@@ -502,7 +502,7 @@ class ServerFactory(Factory):
         self.ports: list[Any] = []
         self._accepting = True
 
-    def buildProtocol(self, addr: IAddress) -> ServerChannel:
+    def buildProtocol(self, addr: IAddress | None) -> ServerChannel:
         channel = _CountedChannel(
             self.handler, self.deadlines, self.timeouts, self.limits, self.keep_alive
         )
@@ -526,6 +526,6 @@ class ServerFactory(Factory):
 class _CountedChannel(ServerChannel):
     factory: ServerFactory
 
-    def connectionLost(self, reason: Failure = Failure(Exception("closed"))) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         super().connectionLost(reason)
         self.factory.connection_closed()

@@ -65,7 +65,7 @@ def test_encoded_slash_and_double_slash_forwarded_verbatim() -> None:
 
 
 def test_pipelined_after_close_never_parsed() -> None:
-    channel, transport, _, handler = make_channel()
+    channel, _transport, _, handler = make_channel()
     channel.dataReceived(dict(VECTORS)["pipelined-after-close"])
     assert [e.request.target for e in handler.exchanges] == [b"/"]
 
