@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from stack.balancer.algorithms import Balancer, make_balancer
-from stack.config.model import Backend, Server
+from stack.config.model import Algorithm, Backend, Server
 from stack.http.deadlines import Deadlines
 
 
@@ -105,6 +105,7 @@ class BackendRuntime:
         self.deadlines = deadlines
         self.servers = [ServerRuntime(s, self) for s in config.servers]
         self.balancer: Balancer = make_balancer(config.balance, self.servers)
+        self._hashing = config.balance.algorithm in (Algorithm.SOURCE, Algorithm.URI)
         self.queue: deque[QueuedRequest] = deque()
         self.active = 0  # requests between assignment and release
         self.total = 0
@@ -129,8 +130,14 @@ class BackendRuntime:
     ) -> QueuedRequest | ServerRuntime | None:
         """Give ``waiter`` a server slot now (returned), a queue place (returned), or nothing
         (``None``: no server is usable, the caller answers 503 at once)."""
-        server = self._pick(src, uri, exclude)
         now = self.deadlines.now()
+        if self.queue and not self._hashing:
+            # Like HAProxy: while others wait for any server, a newcomer waits behind them.
+            entry = QueuedRequest(waiter, self, None, now)
+            self.queue.append(entry)
+            self.deadlines.watch(entry)
+            return entry
+        server = self._pick(src, uri, exclude)
         if server is None:
             if not self.balancer.has_usable():
                 return None
