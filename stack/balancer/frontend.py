@@ -158,66 +158,41 @@ def _request_line(request: Request) -> bytes:
 
 
 class Transaction:
-    """One request's journey through the balancer (also its ACL and sample context)."""
+    """One request's journey through the balancer (also its ACL and sample context).
 
-    __slots__ = (
-        "_attempt",
-        "_ended",
-        "_retry_call",
-        "_slot",
-        "conn",
-        "dst",
-        "dst_port",
-        "exchange",
-        "frontend",
-        "headers",
-        "proxy",
-        "queued",
-        "redispatched",
-        "request",
-        "retries",
-        "route",
-        "server",
-        "src",
-        "src_port",
-        "ssl",
-        "status",
-        "t_connect",
-        "t_connected",
-        "t_queue",
-        "t_queue_end",
-        "termination",
-    )
+    Fields that most requests never change are class-level defaults, so creating one per
+    request only sets what it must.
+    """
+
+    route: BackendRoute | None = None
+    server: ServerRuntime | None = None
+    queued: QueuedRequest | None = None
+    proxy: ProxyTransaction | None = None
+    conn: BackendConnection | None = None
+    retries = 0
+    redispatched = False
+    status = -1
+    termination = "----"
+    t_queue = -1.0
+    t_queue_end = -1.0
+    t_connect = -1.0
+    t_connected = -1.0
+    _slot = False
+    _attempt: Any = None
+    _retry_call: Any = None
+    _ended = False
 
     def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
         self.frontend = frontend
         self.exchange = exchange
         self.request = exchange.request
-        peer = exchange.client
-        host = exchange.local
-        self.src: str = getattr(peer, "host", "0.0.0.0")
-        self.src_port: int = getattr(peer, "port", 0)
-        self.dst: str = getattr(host, "host", "0.0.0.0")
-        self.dst_port: int = getattr(host, "port", 0)
-        self.ssl = exchange.ssl
-        self.route: BackendRoute | None = None
-        self.server: ServerRuntime | None = None
-        self.queued: QueuedRequest | None = None
-        self.proxy: ProxyTransaction | None = None
-        self.conn: BackendConnection | None = None
+        channel = exchange.channel
+        self.src: str = channel.src
+        self.src_port: int = channel.src_port
+        self.dst: str = channel.dst
+        self.dst_port: int = channel.dst_port
+        self.ssl = channel.is_tls
         self.headers: Headers = []
-        self.retries = 0
-        self.redispatched = False
-        self.status = -1
-        self.termination = "----"
-        self.t_queue = -1.0
-        self.t_queue_end = -1.0
-        self.t_connect = -1.0
-        self.t_connected = -1.0
-        self._slot = False
-        self._attempt: Any = None
-        self._retry_call: Any = None
-        self._ended = False
 
     # -- AclContext ------------------------------------------------------------------------------
 

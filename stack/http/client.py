@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from stack.http import h1
 from stack.http.deadlines import Deadlines
 from stack.http.message import Response
+from stack.http.transport import direct_writer
 
 
 class ResponseListener(Protocol):
@@ -28,6 +29,7 @@ class ResponseListener(Protocol):
     def response_complete(self) -> None: ...
     def server_failed(self, status: int, reason: str, before_response: bool) -> None: ...
     def server_timeout(self) -> None: ...
+    def flush(self) -> None: ...
 
 
 class BackendConnection(TwistedProtocol):
@@ -45,6 +47,7 @@ class BackendConnection(TwistedProtocol):
         self.reusable = True
         self.lost = False
         self.tunnel = False
+        self._write: Any = None
 
     # -- use by a transaction ----------------------------------------------------------------------
 
@@ -57,10 +60,10 @@ class BackendConnection(TwistedProtocol):
         self.got_bytes = False
         self.parser.expect_response(head=is_head)
         self.deadline = None if timeout is None else self.pool.deadlines.now() + timeout
-        self.transport.write(head)  # type: ignore[union-attr]
+        self._write(head)
 
     def write(self, data: bytes) -> None:
-        self.transport.write(data)  # type: ignore[union-attr]
+        self._write(data)
 
     def release(self, reusable: bool) -> None:
         """The exchange is over: back to the pool, or closed."""
@@ -95,6 +98,7 @@ class BackendConnection(TwistedProtocol):
         self.got_bytes = True
         if self.tunnel:
             listener.response_body(data)
+            listener.flush()
             return
         timeout = self.server_timeout
         if timeout is not None:
@@ -107,6 +111,9 @@ class BackendConnection(TwistedProtocol):
             self.abort()
             if current is not None:
                 current.server_failed(exc.status, exc.reason, before_response=False)
+            return
+        # What this read produced for the client leaves in one send.
+        listener.flush()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self.lost = True
@@ -194,6 +201,7 @@ class _ReadyOnConnect(BackendConnection):
     factory: _ConnectAttempt
 
     def connectionMade(self) -> None:
+        self._write = direct_writer(self.transport)
         self.pool.deadlines.watch(self)
         self.transport.setTcpNoDelay(True)  # type: ignore[union-attr]
         attempt = self.factory

@@ -26,12 +26,10 @@ class Deadlines:
 
     def __init__(self, reactor: IReactorTime, resolution: float = 0.1) -> None:
         self._reactor = reactor
+        self.now = reactor.seconds  # bound once: read many times per request
         self._resolution = resolution
         self._watched: set[HasDeadline] = set()
         self._ticker: LoopingCall | None = None
-
-    def now(self) -> float:
-        return self._reactor.seconds()
 
     def watch(self, obj: HasDeadline) -> None:
         self._watched.add(obj)

@@ -72,20 +72,29 @@ def connection_tokens(headers: Headers) -> set[bytes]:
     return tokens
 
 
-def strip_hop_by_hop(headers: Headers, keep_upgrade: bool = False) -> Headers:
-    """Headers without the hop-by-hop ones and without every header Connection names.
+def strip_hop_by_hop(headers: Headers, keep_upgrade: bool = False, drop: bytes = b"") -> Headers:
+    """A copy of ``headers`` without the hop-by-hop ones, every header Connection names, and
+    ``drop`` (a framing header the caller sets itself).
 
     ``keep_upgrade`` keeps ``Upgrade`` when a tunnel (websocket) is being set up end to end.
+    The usual case (no Connection header) is one pass with no set built.
     """
-    named = connection_tokens(headers)
-    named.discard(b"cache-control")  # RFC 9110 §7.6.1: never a connection option
     out = []
-    for name, value in headers:
-        if name in HOP_BY_HOP or name in named:
+    named: set[bytes] | None = None
+    for item in headers:
+        name = item[0]
+        if name in HOP_BY_HOP or name == drop:
+            if name == b"connection" and named is None:
+                named = connection_tokens(headers)
+                named.discard(b"cache-control")  # RFC 9110 §7.6.1: never a connection option
+                if keep_upgrade:
+                    named.discard(b"upgrade")
             if keep_upgrade and name == b"upgrade":
-                out.append((name, value))
+                out.append(item)
             continue
-        out.append((name, value))
+        out.append(item)
+    if named:
+        out = [item for item in out if item[0] not in named]
     return out
 
 

@@ -64,6 +64,7 @@ class ProxyTransaction:
     __slots__ = (
         "_producer_registered",
         "_request_done",
+        "_response_producer",
         "conn",
         "exchange",
         "owner",
@@ -83,6 +84,7 @@ class ProxyTransaction:
         self.termination = "--"
         self._request_done = False
         self._producer_registered = False
+        self._response_producer = False
 
     def start(self, headers: Headers, server_timeout: float | None) -> None:
         exchange = self.exchange
@@ -134,8 +136,9 @@ class ProxyTransaction:
             return
         self.t_response = self.conn.pool.deadlines.now()
         self.response = response
-        headers = h1.strip_hop_by_hop(response.headers, keep_upgrade=status == 101)
-        response.headers = [(n, v) for n, v in headers if n != b"content-length"]
+        response.headers = h1.strip_hop_by_hop(
+            response.headers, keep_upgrade=status == 101, drop=b"content-length"
+        )
         if status == 101:
             response.headers.append((b"connection", b"upgrade"))
         elif response.content_length is None and not response.chunked:
@@ -146,10 +149,19 @@ class ProxyTransaction:
         if status == 101:
             exchange.channel.tunnel_data(exchange)
             exchange.read_body(self)
-        exchange.register_producer(self.conn.transport)  # type: ignore[arg-type]
 
     def response_body(self, data: bytes) -> None:
         self.exchange.write(data)
+
+    def flush(self) -> None:
+        """End of one read from the server: send what it produced, and if the response goes
+        on, let a slow client pause the server (most responses end in their first read and
+        never need the producer registration)."""
+        exchange = self.exchange
+        exchange.flush()
+        if self.response is not None and self.t_end < 0 and not self._response_producer:
+            self._response_producer = True
+            exchange.register_producer(self.conn.transport)  # type: ignore[arg-type]
 
     def response_complete(self) -> None:
         self.t_end = self.conn.pool.deadlines.now()

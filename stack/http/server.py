@@ -22,6 +22,7 @@ from stack.config.model import Limits, Timeouts
 from stack.http import h1
 from stack.http.deadlines import Deadlines
 from stack.http.message import Request, Response
+from stack.http.transport import direct_writer
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -57,6 +58,7 @@ class Exchange:
     __slots__ = (
         "_body_buffer",
         "_body_done",
+        "_out",
         "_sink",
         "aborted",
         "bytes_out",
@@ -83,17 +85,22 @@ class Exchange:
         self._sink: BodySink | None = None
         self._body_buffer: list[bytes] = []
         self._body_done = not request.has_body and request.upgrade is None
+        self._out: list[bytes] = []  # response bytes not yet handed to the transport
         self.log: Any = None  # the handler's per-request record
 
     # -- connection facts --------------------------------------------------------------------------
 
     @property
     def client(self) -> IAddress:
-        return self.channel.transport.getPeer()  # type: ignore[union-attr]
+        peer = self.channel.peer
+        assert peer is not None
+        return peer
 
     @property
     def local(self) -> IAddress:
-        return self.channel.transport.getHost()  # type: ignore[union-attr]
+        host = self.channel.host
+        assert host is not None
+        return host
 
     @property
     def ssl(self) -> bool:
@@ -173,9 +180,11 @@ class Exchange:
             headers.append((b"connection", b"keep-alive"))
         data = h1.response_head(response.status, response.reason, headers)
         self.bytes_out += len(data)
-        channel.write(data)
+        self._out.append(data)
 
     def write(self, data: bytes) -> None:
+        """Queue response body data; it goes out at ``flush`` (or ``finish``), so a head and
+        the body that arrived with it leave in one send."""
         response = self.response
         if self.finished or response is None or not data:
             return
@@ -184,7 +193,16 @@ class Exchange:
         if response.chunked:
             data = h1.chunk(data)
         self.bytes_out += len(data)
-        self.channel.write(data)
+        out = self._out
+        out.append(data)
+        if len(out) > 16:
+            self.flush()
+
+    def flush(self) -> None:
+        out = self._out
+        if out:
+            self.channel.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def finish(self) -> None:
         """The response is complete."""
@@ -192,8 +210,9 @@ class Exchange:
             return
         response = self.response
         if response is not None and response.chunked and not request_is_head(self.request):
-            self.channel.write(h1.LAST_CHUNK)
+            self._out.append(h1.LAST_CHUNK)
             self.bytes_out += 5
+        self.flush()
         self.finished = True
         self.channel.exchange_finished(self)
 
@@ -203,6 +222,7 @@ class Exchange:
             return
         if close or b"\r\nconnection: close" in data[: data.find(b"\r\n\r\n")].lower():
             self.channel.keep_alive = False
+        self.flush()
         if data:
             self.bytes_out += len(data)
             self.channel.write(data)
@@ -262,10 +282,23 @@ class ServerChannel(TwistedProtocol):
         self._producer: IPushProducer | None = None
         self.requests = 0
         self.idle = True
+        self.peer: IAddress | None = None
+        self.host: IAddress | None = None
+        self._write: Any = None
 
     # -- Twisted plumbing --------------------------------------------------------------------------
 
     def connectionMade(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        self.peer = transport.getPeer()
+        self.host = transport.getHost()
+        # The facts ACLs, samples and logs read, computed once per connection.
+        self.src: str = getattr(self.peer, "host", "0.0.0.0")
+        self.src_port: int = getattr(self.peer, "port", 0)
+        self.dst: str = getattr(self.host, "host", "0.0.0.0")
+        self.dst_port: int = getattr(self.host, "port", 0)
+        self._write = direct_writer(transport)
         now = self.deadlines.now()
         self._t_accept = now
         self._arm(self.timeouts.http_request, now)
@@ -311,7 +344,7 @@ class ServerChannel(TwistedProtocol):
 
     def write(self, data: bytes) -> None:
         if not self._closing:
-            self.transport.write(data)  # type: ignore[union-attr]
+            self._write(data)
 
     # -- parser sink -------------------------------------------------------------------------------
 
