@@ -28,10 +28,15 @@ Condition = Callable[[Any], bool]
 
 
 class Counters:
-    """Process-wide figures the log line reports (``actconn``)."""
+    """Process-wide figures the log line reports: ``actconn`` is every frontend's client
+    connections together."""
 
     def __init__(self) -> None:
-        self.connections = 0
+        self.factories: list[Any] = []
+
+    @property
+    def connections(self) -> int:
+        return sum(f.connections for f in self.factories)
 
 
 class BackendRoute:

@@ -83,6 +83,7 @@ class BalancerService(MultiService):
                 maxconn=maxconn,
             )
             handler.factory = factory
+            self.counters.factories.append(factory)
             for bind in frontend.binds:
                 ListenService(reactor, bind, factory).setServiceParent(self)
 

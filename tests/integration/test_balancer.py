@@ -207,6 +207,8 @@ def test_httplog_line(two) -> None:
     lines = [line for line in stack.log_text().splitlines() if "/logme" in line]
     assert lines, stack.log_text()
     assert " fe be/s" in lines[0]
+    # actconn/feconn: the logging client's own connection is counted.
+    assert " 1/1/" in lines[0]
     assert " 200 " in lines[0] and "---- " in lines[0]
     assert lines[0].endswith('"GET /logme?x=1 HTTP/1.1"')
 
