@@ -31,6 +31,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from stack.config.model import SYSLOG_FACILITIES, SYSLOG_LEVELS
+
 __all__ = [
     "FACILITIES",
     "LEVELS",
@@ -63,43 +65,8 @@ REQURI_LEN = 1024  # HAProxy's default tune.requri_len: the logged request line 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # syslog facility and severity codes, by HAProxy's names (src/log.c log_facilities/log_levels)
-FACILITIES: dict[str, int] = {
-    name: code
-    for code, name in enumerate(
-        (
-            "kern",
-            "user",
-            "mail",
-            "daemon",
-            "auth",
-            "syslog",
-            "lpr",
-            "news",
-            "uucp",
-            "cron",
-            "auth2",
-            "ftp",
-            "ntp",
-            "audit",
-            "alert",
-            "cron2",
-            "local0",
-            "local1",
-            "local2",
-            "local3",
-            "local4",
-            "local5",
-            "local6",
-            "local7",
-        )
-    )
-}
-LEVELS: dict[str, int] = {
-    name: code
-    for code, name in enumerate(
-        ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
-    )
-}
+FACILITIES: dict[str, int] = {name: code for code, name in enumerate(SYSLOG_FACILITIES)}
+LEVELS: dict[str, int] = {name: code for code, name in enumerate(SYSLOG_LEVELS)}
 
 # --- termination state (doc §8.5) -------------------------------------------------------------
 

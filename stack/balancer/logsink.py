@@ -15,9 +15,7 @@ from typing import Any
 from twisted.internet.protocol import DatagramProtocol
 
 from stack.balancer.httplog import syslog_message
-from stack.config.model import LogTarget
-
-_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+from stack.config.model import SYSLOG_LEVELS, LogTarget
 
 
 class LogSink:
@@ -36,9 +34,9 @@ class LogSink:
         return self._udp
 
     def emit(self, message: str, level: str = "info") -> None:
-        rank = _LEVELS.index(level)
+        rank = SYSLOG_LEVELS.index(level)
         for target in self.targets:
-            if rank > _LEVELS.index(target.level):
+            if rank > SYSLOG_LEVELS.index(target.level):
                 continue
             if target.stream is not None:
                 stream = sys.stdout if target.stream == "stdout" else sys.stderr

@@ -165,6 +165,15 @@ class HeaderRule:
 # --- logging --------------------------------------------------------------------------------------
 
 
+# syslog facilities (by code) and severities, by HAProxy's names (src/log.c)
+SYSLOG_FACILITIES = (
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+    "uucp", "cron", "auth2", "ftp", "ntp", "audit", "alert", "cron2",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+)  # fmt: skip
+SYSLOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+
+
 @dataclass(frozen=True, slots=True)
 class LogTarget:
     """A ``log`` destination: UDP syslog (``address``), a unix datagram socket (``path``), or

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from .conditions import split_condition, suggest
 from .errors import Invalid
 from .model import (
+    SYSLOG_FACILITIES,
+    SYSLOG_LEVELS,
     Algorithm,
     Balance,
     Condition,
@@ -161,33 +163,8 @@ def overlaps(a: Endpoint, b: Endpoint) -> bool:
 
 # --- log targets ---------------------------------------------------------------------------------
 
-FACILITIES = [
-    "kern",
-    "user",
-    "mail",
-    "daemon",
-    "auth",
-    "syslog",
-    "lpr",
-    "news",
-    "uucp",
-    "cron",
-    "auth2",
-    "ftp",
-    "ntp",
-    "audit",
-    "alert",
-    "cron2",
-    "local0",
-    "local1",
-    "local2",
-    "local3",
-    "local4",
-    "local5",
-    "local6",
-    "local7",
-]
-LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+FACILITIES = SYSLOG_FACILITIES
+LEVELS = SYSLOG_LEVELS
 
 
 def parse_log_target(words: list[str], origin: Origin) -> LogTarget:
@@ -210,7 +187,7 @@ def parse_log_target(words: list[str], origin: Origin) -> LogTarget:
         raise Invalid(f"log target {target!r} needs a facility such as local0")
     facility = rest[0] if rest else "local0"
     if facility not in FACILITIES:
-        raise Invalid(f"unknown syslog facility {facility!r}" + suggest(facility, FACILITIES))
+        raise Invalid(f"unknown syslog facility {facility!r}" + suggest(facility, list(FACILITIES)))
     level = rest[1] if len(rest) > 1 else "info"
     if level not in LEVELS:
         raise Invalid(f"unknown syslog level {level!r} (use one of: {', '.join(LEVELS)})")
