@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable
 from typing import Protocol
 
 from stack.balancer.algorithms import Balancer, make_balancer
@@ -216,6 +215,3 @@ def backends_by_name(
     configs: tuple[Backend, ...], deadlines: Deadlines
 ) -> dict[str, BackendRuntime]:
     return {b.name: BackendRuntime(b, deadlines) for b in configs}
-
-
-NbsrvLookup = Callable[[str], int]

@@ -15,7 +15,7 @@ from stack.balancer.acl import compile_condition
 from stack.balancer.backend import BackendRuntime, QueuedRequest, ServerRuntime
 from stack.balancer.httplog import HttpLogRecord, format_httplog
 from stack.balancer.logsink import LogSink
-from stack.balancer.rules import HeaderAction, compile_rules, forwardfor_action
+from stack.balancer.rules import compile_rules, forwardfor_action
 from stack.config.model import Frontend
 from stack.http.client import BackendConnection, ConnectionPool
 from stack.http.deadlines import Deadlines
@@ -429,6 +429,3 @@ class Transaction:
             backend_queue=len(backend.queue) if backend is not None else 0,
             request_line=_request_line(self.request),
         )
-
-
-__all__ = ["BackendRoute", "Counters", "FrontendHandler", "HeaderAction", "Transaction"]

@@ -55,10 +55,6 @@ HOP_BY_HOP = frozenset(
     }
 )
 
-_TOKEN_CHARS = frozenset(
-    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-
 
 def connection_tokens(headers: Headers) -> set[bytes]:
     """The lowercased options listed in every Connection header."""
@@ -177,8 +173,10 @@ class RequestParser:
     def feed(self, data: bytes) -> None:
         if self._closed:
             return
-        if self._in_head or not self._request:
-            # Bound what llhttp may buffer for one head before we ever see it.
+        # Bound what llhttp buffers for one unfinished head: count every chunk fed while a
+        # head is in progress (never body bytes); a head's first chunk is bounded by the read.
+        continuing = self._in_head
+        if continuing:
             self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
@@ -194,10 +192,8 @@ class RequestParser:
             raise ProtocolError(400, "invalid method") from None
         except httptools.HttpParserError as exc:
             raise ProtocolError(400, f"bad request: {exc}") from None
-        if (
-            self._in_head
-            and self._head_bytes > self._limits.max_header_bytes + self._limits.max_request_line
-        ):
+        limit = self._limits.max_header_bytes + self._limits.max_request_line
+        if continuing and self._in_head and self._head_bytes > limit:
             if not self._headers and len(self._url) + len(data) > self._limits.max_request_line:
                 raise ProtocolError(414, "request URI too long")
             raise ProtocolError(431, "request header fields too large")
@@ -218,6 +214,7 @@ class RequestParser:
 
     def on_message_begin(self) -> None:
         self._in_head = True
+        self._head_bytes = 0
         self._headers = []
         self._url = b""
         self._host_count = 0

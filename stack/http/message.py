@@ -9,6 +9,14 @@ from __future__ import annotations
 Headers = list[tuple[bytes, bytes]]
 
 
+def first_header(headers: Headers, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lowercase), or ``None``."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
 class Request:
     """A parsed request head.
 
@@ -68,10 +76,7 @@ class Request:
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header ``name`` (lowercase), or ``None``."""
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def header_values(self, name: bytes) -> list[bytes]:
         """Every value of header ``name`` (lowercase), comma-separated lists split."""
@@ -124,10 +129,7 @@ class Response:
         self.chunked = chunked
 
     def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason!r}>"

@@ -408,14 +408,11 @@ class ServerChannel(TwistedProtocol):
         if not self.keep_alive:
             self._close()
             return
-        self.pause_reading_done(self)
+        self.resume_reading(self)  # pipelined requests were held back while this one ran
         if self._exchanges:
             self.handler.handle(self._exchanges[0])
         else:
             self._maybe_idle()
-
-    def pause_reading_done(self, who: object) -> None:
-        self.resume_reading(who)
 
     def tunnel_data(self, exchange: Exchange) -> None:
         """Switch to raw mode after a 101: parser leftovers go to the tunnel sink first."""
