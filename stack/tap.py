@@ -62,6 +62,9 @@ class Options(usage.Options):
 
 def makeService(options: Options, reactor: Any = None) -> IService:
     if reactor is None:
+        from stack.reactor import install_default
+
+        install_default()
         from twisted.internet import reactor as default_reactor
 
         reactor = default_reactor

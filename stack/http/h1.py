@@ -39,6 +39,10 @@ class ResponseSink(Protocol):
     def response_complete(self) -> None: ...
 
 
+# The headers that decide a request's framing and handling, looked at once per request.
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
+_VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
+
 # Connection options a proxy never forwards (RFC 9110 §7.6.1), besides the ones Connection names.
 HOP_BY_HOP = frozenset(
     {
@@ -135,25 +139,31 @@ class RequestParser:
     __slots__ = (
         "_closed",
         "_head_bytes",
+        "_head_limit",
         "_headers",
         "_host_count",
         "_in_head",
-        "_limits",
+        "_max_headers",
+        "_max_line",
         "_parser",
         "_request",
         "_sink",
+        "_size",
         "_url",
         "upgraded",
     )
 
     def __init__(self, sink: RequestSink, limits: Limits) -> None:
         self._sink = sink
-        self._limits = limits
+        self._max_line = limits.max_request_line
+        self._head_limit = limits.max_header_bytes + limits.max_request_line
+        self._max_headers = limits.max_headers
         self._parser = self._new_parser()
         self._headers: Headers = []
         self._url = b""
         self._in_head = False
         self._head_bytes = 0
+        self._size = 0  # request line and header fields of the head being parsed
         self._host_count = 0
         self._request: Request | None = None
         self._closed = False
@@ -192,9 +202,8 @@ class RequestParser:
             raise ProtocolError(400, "invalid method") from None
         except httptools.HttpParserError as exc:
             raise ProtocolError(400, f"bad request: {exc}") from None
-        limit = self._limits.max_header_bytes + self._limits.max_request_line
-        if continuing and self._in_head and self._head_bytes > limit:
-            if not self._headers and len(self._url) + len(data) > self._limits.max_request_line:
+        if continuing and self._in_head and self._head_bytes > self._head_limit:
+            if not self._headers and len(self._url) + len(data) > self._max_line:
                 raise ProtocolError(414, "request URI too long")
             raise ProtocolError(431, "request header fields too large")
 
@@ -215,56 +224,62 @@ class RequestParser:
     def on_message_begin(self) -> None:
         self._in_head = True
         self._head_bytes = 0
+        self._size = 0
         self._headers = []
         self._url = b""
         self._host_count = 0
         self._request = None
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
-        if len(self._url) > self._limits.max_request_line:
+        url = self._url + url
+        self._url = url
+        if len(url) > self._max_line:
             raise ProtocolError(414, "request URI too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._request is not None:
             return  # a trailer field after a chunked body: dropped, never forwarded
         headers = self._headers
-        if len(headers) >= self._limits.max_headers:
+        if len(headers) >= self._max_headers:
             raise ProtocolError(431, "too many header fields")
         name = name.lower()
         if name == b"host":
             self._host_count += 1
-        headers.append((name, value.rstrip(b" \t")))
+        value = value.rstrip(b" \t")
+        self._size += len(name) + len(value) + 4
+        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
         headers = self._headers
         url = self._url
-        size = len(url) + sum(len(n) + len(v) + 4 for n, v in headers)
-        if size > self._limits.max_header_bytes + self._limits.max_request_line:
+        if len(url) + self._size > self._head_limit:
             raise ProtocolError(431, "request header fields too large")
-        version = parser.get_http_version().encode()
-        method = parser.get_method()
-        if version not in (b"1.1", b"1.0"):
+        version = _VERSIONS.get(parser.get_http_version())
+        if version is None:
             raise ProtocolError(505, "HTTP version not supported")
-        target = self._target(method, url, headers, version)
+        method = parser.get_method()
+        if self._host_count == 1 and url[:1] == b"/" and b"/." not in url and b"%2" not in url:
+            target = url  # the usual origin-form target: no dot segment can hide in it
+        else:
+            target = self._target(method, url, headers, version)
         content_length: int | None = 0
         chunked = False
         expect = False
         upgrade = None
         for name, value in headers:
-            if name == b"content-length":
-                content_length = int(value)  # llhttp validated it is one decimal number
-            elif name == b"transfer-encoding":
-                if version == b"1.0":
-                    raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
-                chunked = True
-            elif name == b"expect":
-                if value.lower() != b"100-continue":
-                    raise ProtocolError(417, "unsupported expectation")
-                expect = True
-            elif name == b"upgrade" and parser.should_upgrade():
-                if value.lower().startswith(b"websocket"):
+            if name in _FRAMING:
+                if name == b"content-length":
+                    content_length = int(value)  # llhttp validated it is one decimal number
+                elif name == b"transfer-encoding":
+                    if version == b"1.0":
+                        raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
+                    chunked = True
+                elif name == b"expect":
+                    if value.lower() != b"100-continue":
+                        raise ProtocolError(417, "unsupported expectation")
+                    expect = version == b"1.1"
+                elif parser.should_upgrade() and value.lower().startswith(b"websocket"):
                     upgrade = value
         if chunked:
             content_length = None
@@ -273,11 +288,11 @@ class RequestParser:
             target,
             version,
             headers,
-            keep_alive=parser.should_keep_alive(),
-            content_length=content_length,
-            chunked=chunked,
-            expect_continue=expect and version == b"1.1",
-            upgrade=upgrade,
+            parser.should_keep_alive(),
+            content_length,
+            chunked,
+            expect,
+            upgrade,
         )
         self._request = request
         self._in_head = False
@@ -342,7 +357,6 @@ class ResponseParser:
     """
 
     __slots__ = (
-        "_body_seen",
         "_done",
         "_head",
         "_headers",
@@ -364,7 +378,6 @@ class ResponseParser:
         self._response: Response | None = None
         self._in_message = False
         self._done = False
-        self._body_seen = False
 
     def expect_response(self, head: bool = False) -> None:
         """Arm the parser for the response to the next request."""
@@ -412,7 +425,6 @@ class ResponseParser:
         self._headers = []
         self._reason = b""
         self._response = None
-        self._body_seen = False
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
@@ -420,37 +432,41 @@ class ResponseParser:
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._response is not None:
             return  # trailer
-        if len(self._headers) >= self._max_headers:
+        headers = self._headers
+        if len(headers) >= self._max_headers:
             raise ProtocolError(502, "too many header fields in response")
-        self._headers.append((name.lower(), value.rstrip(b" \t")))
+        headers.append((name.lower(), value.rstrip(b" \t")))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
         status = parser.get_status_code()
+        headers = self._headers
         content_length: int | None = None
         chunked = False
-        for name, value in self._headers:
+        for name, value in headers:
             if name == b"content-length":
                 content_length = int(value)
             elif name == b"transfer-encoding":
                 chunked = True
         if chunked:
             content_length = None
-        if self._head or status in (204, 304) or 100 <= status < 200:
+        head = self._head
+        if head or status < 200 or status == 204 or status == 304:
             content_length = 0
             chunked = False
+        version = parser.get_http_version()
         response = Response(
             status,
             self._reason,
-            self._headers,
-            version=parser.get_http_version().encode(),
-            keep_alive=parser.should_keep_alive(),
-            content_length=content_length,
-            chunked=chunked,
+            headers,
+            _VERSIONS.get(version) or version.encode(),
+            parser.should_keep_alive(),
+            content_length,
+            chunked,
         )
         self._response = response
         self._sink.response_received(response)
-        if self._head and status >= 200:
+        if head and status >= 200:
             # llhttp cannot be told to skip a HEAD response's body: end it here and use a
             # fresh parser for the next exchange.
             self._in_message = False
