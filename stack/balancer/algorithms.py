@@ -345,13 +345,19 @@ class Balancer:
         raise NotImplementedError
 
     def pick(self, src: bytes | str | None = None, uri: bytes = b"") -> LbServer | None:
-        for _ in range(len(self._slots) + 1):
+        slot = self._pick(src, uri)
+        if slot is None:
+            return None
+        srv = slot.srv
+        if srv.usable():
+            return srv
+        for _ in range(len(self._slots)):
+            self.recalc()  # state changed behind our back: apply it, then choose again
             slot = self._pick(src, uri)
             if slot is None:
                 return None
             if slot.srv.usable():
                 return slot.srv
-            self.recalc()  # state changed behind our back: apply it, then choose again
         return None
 
     def _pick(self, src: bytes | str | None, uri: bytes) -> _Slot | None:
@@ -461,32 +467,6 @@ class RoundRobinBalancer(Balancer):
         grp.curr_weight = grp.next_weight
         grp.curr_pos = grp.curr_weight
 
-    @staticmethod
-    def _from_group(grp: _FwrrGroup) -> _Slot | None:
-        s1 = grp.curr.first()
-        if s1 is not None and s1.cur_eweight and s1.npos <= (grp.curr_pos & _M32):
-            return s1
-        s2 = grp.init.first()
-        if s2 is not None and s2.cur_eweight:
-            s2.npos = s2.rweight = 0
-            return s2
-        return s1
-
-    @staticmethod
-    def _update_position(grp: _FwrrGroup, s: _Slot) -> None:
-        ew = s.cur_eweight
-        if not ew:
-            return
-        if not s.npos:
-            s.npos = grp.curr_pos & _M32
-        s.lpos = s.npos
-        nw = grp.next_weight & _M32
-        s.npos = (s.npos + nw // ew) & _M32
-        s.rweight = (s.rweight + nw % ew) & _M32
-        if s.rweight >= ew:
-            s.rweight -= ew
-            s.npos = (s.npos + 1) & _M32
-
     # state changes
 
     def recalc(self) -> None:
@@ -557,6 +537,7 @@ class RoundRobinBalancer(Balancer):
     # selection (fwrr_get_next_server)
 
     def _pick(self, src: bytes | str | None, uri: bytes) -> _Slot | None:
+        # The tree helpers above are inlined here: this runs once per request.
         if self.srv_act:
             grp = self.act
         elif self.fbck is not None:
@@ -566,32 +547,64 @@ class RoundRobinBalancer(Balancer):
         else:
             return None
         switched = False
-        full: list[_Slot] = []
+        full: list[_Slot] | None = None
         srv: _Slot | None = None
         while True:
             if not grp.curr_weight:
                 grp.curr_pos = grp.curr_weight = grp.next_weight
-            while True:
-                srv = self._from_group(grp)
+            while True:  # fwrr_get_server_from_group, switching trees once if both are empty
+                items = grp.curr.items
+                srv = items[0][2] if items else None
+                if srv is None or not srv.cur_eweight or srv.npos > (grp.curr_pos & _M32):
+                    items = grp.init.items
+                    first = items[0][2] if items else None
+                    if first is not None and first.cur_eweight:
+                        first.npos = first.rweight = 0
+                        srv = first
                 if srv is not None or switched:
                     break
                 switched = True
                 self._switch_trees(grp)
             if srv is None:
                 break
-            self._update_position(grp, srv)
-            _dequeue(srv)
+            # fwrr_update_position
+            ew = srv.cur_eweight
+            if ew:
+                if not srv.npos:
+                    srv.npos = grp.curr_pos & _M32
+                srv.lpos = srv.npos
+                nw = grp.next_weight & _M32
+                srv.npos = (srv.npos + nw // ew) & _M32
+                srv.rweight = (srv.rweight + nw % ew) & _M32
+                if srv.rweight >= ew:
+                    srv.rweight -= ew
+                    srv.npos = (srv.npos + 1) & _M32
+            # eb32_delete: the node is the head of the tree it was just taken from
+            tree = srv.node_tree
+            node = srv.node
+            if tree is not None and node is not None:
+                items = tree.items
+                if items[0] is node:
+                    del items[0]
+                else:
+                    del items[bisect_left(items, node)]
+            srv.node_tree = None
             grp.curr_pos += 1
-            if not srv.full():
+            lb = srv.srv
+            maxconn = lb.maxconn
+            if not maxconn or lb.load < maxconn:
                 self._queue_srv(srv)
                 break
+            if full is None:
+                full = []
             full.append(srv)
-        # HAProxy chains saturated servers head-first, so they are requeued last-in first.
-        for f in reversed(full):
-            if switched:
-                self._queue_by_weight(grp.init, f)
-            else:
-                self._queue_srv(f)
+        if full is not None:
+            # HAProxy chains saturated servers head-first, so they are requeued last-in first.
+            for f in reversed(full):
+                if switched:
+                    self._queue_by_weight(grp.init, f)
+                else:
+                    self._queue_srv(f)
         return srv
 
 

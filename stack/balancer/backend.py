@@ -105,6 +105,11 @@ class BackendRuntime:
         self.servers = [ServerRuntime(s, self) for s in config.servers]
         self.balancer: Balancer = make_balancer(config.balance, self.servers)
         self._hashing = config.balance.algorithm in (Algorithm.SOURCE, Algorithm.URI)
+        # Only load-aware algorithms need to hear about every request taken and released.
+        balancer = type(self.balancer)
+        self._tracks_load = (
+            balancer.taken is not Balancer.taken or balancer.release is not Balancer.release
+        )
         self.queue: deque[QueuedRequest] = deque()
         self.active = 0  # requests between assignment and release
         self.total = 0
@@ -136,7 +141,9 @@ class BackendRuntime:
             self.queue.append(entry)
             self.deadlines.watch(entry)
             return entry
-        server = self._pick(src, uri, exclude)
+        server = self.balancer.pick(src, uri)
+        if exclude is not None and server is exclude:
+            server = self._redispatch_target(exclude)
         if server is None:
             if not self.balancer.has_usable():
                 return None
@@ -144,7 +151,8 @@ class BackendRuntime:
             self.queue.append(entry)
             self.deadlines.watch(entry)
             return entry
-        if server.full or server.queue:
+        maxconn = server.maxconn
+        if (maxconn and server.served >= maxconn) or server.queue:
             if server.maxqueue and len(server.queue) >= server.maxqueue:
                 entry = QueuedRequest(waiter, self, None, now)
                 self.queue.append(entry)
@@ -156,15 +164,13 @@ class BackendRuntime:
         self._take(server)
         return server
 
-    def _pick(self, src: str, uri: bytes, exclude: ServerRuntime | None) -> ServerRuntime | None:
-        server = self.balancer.pick(src, uri)
-        if server is not None and server is exclude:
-            # Redispatch: any other server; fall back to the same one if it is the only choice.
-            for candidate in self.servers:
-                if candidate is not exclude and candidate.usable() and not candidate.full:
-                    if candidate.backup == exclude.backup or not candidate.backup:
-                        return candidate
-        return server  # type: ignore[return-value]
+    def _redispatch_target(self, exclude: ServerRuntime) -> ServerRuntime:
+        """Redispatch: any other server; the same one again if it is the only choice."""
+        for candidate in self.servers:
+            if candidate is not exclude and candidate.usable() and not candidate.full:
+                if candidate.backup == exclude.backup or not candidate.backup:
+                    return candidate
+        return exclude
 
     def assign_server(self, waiter: Waiter, server: ServerRuntime) -> QueuedRequest | ServerRuntime:
         """A request that must go to ``server`` (persistence, retries on the same server)."""
@@ -181,14 +187,17 @@ class BackendRuntime:
         server.total += 1
         self.active += 1
         self.total += 1
-        self.balancer.taken(server)
+        if self._tracks_load:
+            self.balancer.taken(server)
 
     def release(self, server: ServerRuntime) -> None:
         """A request on ``server`` ended: hand the slot to the oldest waiter that can use it."""
         server.served -= 1
         self.active -= 1
-        self.balancer.release(server)
-        self._serve_queues(server)
+        if self._tracks_load:
+            self.balancer.release(server)
+        if server.queue or self.queue:
+            self._serve_queues(server)
 
     def _serve_queues(self, server: ServerRuntime) -> None:
         while not server.full and server.usable():
