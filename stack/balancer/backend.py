@@ -141,7 +141,7 @@ class BackendRuntime:
             self.queue.append(entry)
             self.deadlines.watch(entry)
             return entry
-        server = self.balancer.pick(src, uri)
+        server: ServerRuntime | None = self.balancer.pick(src, uri)  # type: ignore[assignment]
         if exclude is not None and server is exclude:
             server = self._redispatch_target(exclude)
         if server is None:

@@ -17,7 +17,7 @@ from stack.balancer.httplog import HttpLogRecord, format_httplog
 from stack.balancer.logsink import LogSink
 from stack.balancer.rules import compile_rules, forwardfor_action
 from stack.config.model import Frontend
-from stack.http.client import BackendConnection, ConnectionPool
+from stack.http.client import BackendConnection, ConnectAttempt, ConnectionPool
 from stack.http.deadlines import Deadlines
 from stack.http.errors import builtin_error
 from stack.http.message import Headers, Request, Response
@@ -105,7 +105,7 @@ class FrontendHandler:
     def handle(self, exchange: Exchange) -> None:
         txn = Transaction(self, exchange)
         exchange.log = txn
-        txn.start()
+        txn.start(exchange.t_request)
 
     def error_response(self, status: int) -> bytes:
         return self.errorfiles.get(status) or builtin_error(status)
@@ -162,7 +162,7 @@ def _request_line(request: Request) -> bytes:
     return b"%s %s HTTP/%s" % (request.method, request.target, request.version)
 
 
-class Transaction:
+class Transaction(ProxyTransaction):
     """One request's journey through the balancer (also its ACL and sample context).
 
     Fields that most requests never change are class-level defaults, so creating one per
@@ -172,8 +172,6 @@ class Transaction:
     route: BackendRoute | None = None
     server: ServerRuntime | None = None
     queued: QueuedRequest | None = None
-    proxy: ProxyTransaction | None = None
-    conn: BackendConnection | None = None
     retries = 0
     redispatched = False
     status = -1
@@ -183,13 +181,13 @@ class Transaction:
     t_connect = -1.0
     t_connected = -1.0
     _slot = False
-    _attempt: Any = None
+    _attempt: ConnectAttempt | None = None
     _retry_call: Any = None
     _ended = False
 
     def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
-        self.frontend = frontend
         self.exchange = exchange
+        self.frontend = frontend
         self.request = exchange.request
         channel = exchange.channel
         self.src: str = channel.src
@@ -206,12 +204,13 @@ class Transaction:
 
     # -- the request path ------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, now: float) -> None:
+        """Route the request received at ``now`` (reactor time) and forward it."""
         frontend = self.frontend
         headers = prepare_request_headers(self.exchange)
         for rule in frontend.request_rules:
             rule(headers, self)
-        route = frontend.route(self)
+        route = frontend.route(self) if frontend.use_backends else frontend.default
         if route is None:
             self._local_error(503, "SC")
             return
@@ -223,60 +222,67 @@ class Transaction:
         if route.close:
             headers.append((b"connection", b"close"))
         self.headers = headers
-        self.t_queue = frontend.deadlines.now()
-        self._assign(None)
+        self.t_queue = now
+        self._assign(None, now)
 
-    def _assign(self, exclude: ServerRuntime | None) -> None:
+    def _assign(self, exclude: ServerRuntime | None, now: float) -> None:
         assert self.route is not None
         result = self.route.backend.assign(self, self.src, self.request.target, exclude)
         if result is None:
             self._local_error(503, "SC")
         elif isinstance(result, ServerRuntime):
-            self.server_assigned_now(result)
+            self._slot = True
+            self.server = result
+            self.t_queue_end = now
+            self._connect(now)
         else:
             self.queued = result
-
-    def server_assigned_now(self, server: ServerRuntime) -> None:
-        self._slot = True
-        self.server = server
-        self.t_queue_end = self.frontend.deadlines.now()
-        self._connect()
 
     # Waiter
     def server_assigned(self, server: ServerRuntime) -> None:
         self.queued = None
-        self.server_assigned_now(server)
+        self._slot = True
+        self.server = server
+        now = self.frontend.deadlines.now()
+        self.t_queue_end = now
+        self._connect(now)
 
     def queue_timeout(self) -> None:
         self.queued = None
         self._local_error(503, "sQ")
 
-    def _connect(self) -> None:
+    def _connect(self, now: float) -> None:
         server = self.server
         route = self.route
         assert server is not None and route is not None
-        self.t_connect = self.frontend.deadlines.now()
+        self.t_connect = now
         address = server.address
-        self._attempt = self.frontend.pool.acquire(
-            address.host or "127.0.0.1",
-            address.port,
-            route.connect_timeout,
-            self._connected,
-            self._connect_failed,
-        )
+        host = address.host or "127.0.0.1"
+        pool = self.frontend.pool
+        conn = pool.take_idle(host, address.port)
+        if conn is not None:
+            self._connected(conn, now)
+        else:
+            self._attempt = pool.connect(
+                host,
+                address.port,
+                route.connect_timeout,
+                self._new_connection,
+                self._connect_failed,
+            )
 
-    def _connected(self, conn: BackendConnection) -> None:
+    def _new_connection(self, conn: BackendConnection) -> None:
         self._attempt = None
+        self._connected(conn, self.frontend.deadlines.now())
+
+    def _connected(self, conn: BackendConnection, now: float) -> None:
         if self._ended or self.exchange.finished:
             conn.release(reusable=True)
             return
         route = self.route
         assert route is not None
-        self.t_connected = self.frontend.deadlines.now()
-        self.conn = conn
-        proxy = ProxyTransaction(self.exchange, conn, self)
-        self.proxy = proxy
-        proxy.start(self.headers, route.server_timeout)
+        self.t_connected = now
+        self.forward(conn, self.headers, route.server_timeout, now)
 
     def _connect_failed(self, reason: str) -> None:
         self._attempt = None
@@ -293,7 +299,7 @@ class Transaction:
             self.redispatched = True
             previous = self.server
             self._release_slot()
-            self._assign(previous)
+            self._assign(previous, self.frontend.deadlines.now())
             return
         delay = min(route.connect_timeout or 1.0, 1.0)
         self._retry_call = self.frontend.reactor.callLater(delay, self._retry)
@@ -301,11 +307,11 @@ class Transaction:
     def _retry(self) -> None:
         self._retry_call = None
         if not self._ended and not self.exchange.finished:
-            self._connect()
+            self._connect(self.frontend.deadlines.now())
 
-    # -- TransactionOwner ------------------------------------------------------------------------
+    # -- ProxyTransaction hooks ------------------------------------------------------------------
 
-    def response_head(self, txn: ProxyTransaction, response: Response) -> None:
+    def on_response_head(self, response: Response) -> None:
         self.status = response.status
         route = self.route
         headers = response.headers
@@ -315,28 +321,29 @@ class Transaction:
         for rule in self.frontend.response_rules:
             rule(headers, self)
 
-    def server_failed(self, txn: ProxyTransaction, status: int, before_response: bool) -> None:
-        conn = txn.conn
-        self.proxy = None
-        self.conn = None
+    def on_server_failure(self, status: int, before_response: bool) -> None:
+        conn = self.conn
         if (
             before_response
+            and conn is not None
             and conn.reused
             and not self.request.has_body
             and not self._ended
             and not self.exchange.finished
         ):
-            self._connect()  # an idle connection the server had closed: try a fresh one
+            # An idle connection the server had closed: try a fresh one.
+            self._connect(self.frontend.deadlines.now())
             return
         if status == 504:
             self._local_error(504, "sH")
         else:
             self._local_error(502, "SH" if before_response else "PH")
 
-    def transaction_done(self, txn: ProxyTransaction) -> None:
-        if txn.termination != "--":
-            self.termination = txn.termination + "--"
-        self._release_slot()
+    def on_done(self) -> None:
+        if self.server_termination != "--":
+            self.termination = self.server_termination + "--"
+        if self._slot:
+            self._release_slot()
 
     # -- endings ---------------------------------------------------------------------------------
 
@@ -380,10 +387,10 @@ class Transaction:
             self.termination = "CC--"
         if self._retry_call is not None and self._retry_call.active():
             self._retry_call.cancel()
-        proxy = self.proxy
-        if proxy is not None and proxy.t_end < 0 and exchange.aborted:
-            proxy.body_aborted()
-        self._release_slot()
+        if self.conn is not None and self.t_end < 0 and exchange.aborted:
+            self.body_aborted()
+        if self._slot:
+            self._release_slot()
         log = self.frontend.log
         if log is not None:
             if self.frontend.dontlognull and exchange.bytes_out == 0 and self.status < 0:
@@ -399,8 +406,6 @@ class Transaction:
         def ms(start: float, end: float) -> int:
             return int((end - start) * 1000) if start >= 0 and end >= 0 else -1
 
-        proxy = self.proxy
-        t_response = proxy.t_response if proxy is not None else -1.0
         route = self.route
         server = self.server
         backend = route.backend if route is not None else None
@@ -414,7 +419,7 @@ class Transaction:
             tr=ms(t0, exchange.t_request),
             tw=ms(self.t_queue, self.t_queue_end if self.t_queue_end >= 0 else -1.0),
             tc=ms(self.t_connect, self.t_connected),
-            tr_server=ms(self.t_connected, t_response),
+            tr_server=ms(self.t_connected, self.t_response),
             ta=ms(t0, now),
             status=self.status,
             bytes_read=exchange.bytes_out,

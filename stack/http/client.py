@@ -47,30 +47,37 @@ class BackendConnection(TwistedProtocol):
         self.reusable = True
         self.lost = False
         self.tunnel = False
+        self.read_time = 0.0  # reactor time of the latest read (or of the close)
         self._write: Any = None
 
     # -- use by a transaction ----------------------------------------------------------------------
 
     def start(
-        self, listener: ResponseListener, head: bytes, is_head: bool, timeout: float | None
+        self,
+        listener: ResponseListener,
+        head: bytes,
+        is_head: bool,
+        timeout: float | None,
+        now: float,
     ) -> None:
         """Send a request head and route the response to ``listener``."""
         self.listener = listener
         self.server_timeout = timeout
         self.got_bytes = False
         self.parser.expect_response(head=is_head)
-        self.deadline = None if timeout is None else self.pool.deadlines.now() + timeout
+        self.deadline = None if timeout is None else now + timeout
         self._write(head)
 
     def write(self, data: bytes) -> None:
         self._write(data)
 
-    def release(self, reusable: bool) -> None:
-        """The exchange is over: back to the pool, or closed."""
+    def release(self, reusable: bool, now: float | None = None) -> None:
+        """The exchange is over (at ``now``, when the caller knows): back to the pool, or
+        closed."""
         self.listener = None
         self.deadline = None
         if reusable and self.reusable and not self.lost and not self.tunnel:
-            self.pool.put_idle(self)
+            self.pool.put_idle(self, self.pool.deadlines.now() if now is None else now)
         else:
             self.close()
 
@@ -96,13 +103,14 @@ class BackendConnection(TwistedProtocol):
             self.abort()
             return
         self.got_bytes = True
+        now = self.read_time = self.pool.deadlines.now()
         if self.tunnel:
             listener.response_body(data)
             listener.flush()
             return
         timeout = self.server_timeout
         if timeout is not None:
-            self.deadline = self.pool.deadlines.now() + timeout
+            self.deadline = now + timeout
         try:
             self.parser.feed(data)
         except h1.ProtocolError as exc:
@@ -112,10 +120,13 @@ class BackendConnection(TwistedProtocol):
             if current is not None:
                 current.server_failed(exc.status, exc.reason, before_response=False)
             return
-        # What this read produced for the client leaves in one send.
-        listener.flush()
+        # What this read produced for the client leaves in one send (a response that ended
+        # here was sent as it finished, and the connection released).
+        if self.listener is listener:
+            listener.flush()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        self.read_time = self.pool.deadlines.now()
         self.lost = True
         self.reusable = False
         self.pool.deadlines.unwatch(self)
@@ -165,7 +176,7 @@ class BackendConnection(TwistedProtocol):
             self.listener.response_complete()
 
 
-class _ConnectAttempt(ClientFactory):
+class ConnectAttempt(ClientFactory):
     noisy = False
 
     def __init__(
@@ -198,7 +209,7 @@ class _ConnectAttempt(ClientFactory):
 
 
 class _ReadyOnConnect(BackendConnection):
-    factory: _ConnectAttempt
+    factory: ConnectAttempt
 
     def connectionMade(self) -> None:
         self._write = direct_writer(self.transport)
@@ -227,39 +238,40 @@ class ConnectionPool:
         self.max_idle = max_idle_per_server
         self._idle: dict[tuple[str, int], list[BackendConnection]] = {}
 
-    def acquire(
+    def take_idle(self, host: str, port: int) -> BackendConnection | None:
+        """The most recently used idle connection to ``host:port``, if any."""
+        idle = self._idle.get((host, port))
+        while idle:
+            conn = idle.pop()
+            if not conn.lost:
+                conn.reused = True
+                return conn
+        return None
+
+    def connect(
         self,
         host: str,
         port: int,
         connect_timeout: float | None,
         ready: Callable[[BackendConnection], None],
         failed: Callable[[str], None],
-    ) -> _ConnectAttempt | None:
-        """Call ``ready`` with a connection (an idle one at once, if any) or ``failed``.
+    ) -> ConnectAttempt:
+        """Open a new connection: ``ready(conn)`` once connected, else ``failed(reason)``.
 
-        Returns a handle whose ``cancel()`` abandons a connect in progress, or ``None`` when an
-        idle connection was handed over synchronously.
+        Returns a handle whose ``cancel()`` abandons the attempt.
         """
-        key = (host, port)
-        idle = self._idle.get(key)
-        while idle:
-            conn = idle.pop()
-            if conn.lost:
-                continue
-            conn.reused = True
-            ready(conn)
-            return None
-        attempt = _ConnectAttempt(self, key, ready, failed)
+        attempt = ConnectAttempt(self, (host, port), ready, failed)
         timeout = connect_timeout if connect_timeout is not None else 30.0
         attempt.connector = self.reactor.connectTCP(host, port, attempt, timeout=timeout)
         return attempt
 
-    def put_idle(self, conn: BackendConnection) -> None:
+    def put_idle(self, conn: BackendConnection, now: float) -> None:
+        """Keep ``conn`` for reuse; ``now`` is the time its last exchange ended."""
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) >= self.max_idle:
             conn.close()
             return
-        conn.deadline = self.deadlines.now() + self.idle_timeout
+        conn.deadline = now + self.idle_timeout
         idle.append(conn)
 
     def forget(self, conn: BackendConnection) -> None:

@@ -3,31 +3,19 @@
 Bodies are never buffered whole: request data goes to the server as it arrives, response data
 to the client, each side pausing the other through Twisted's producer/consumer when its
 transport's buffer is full. What to do on failure (retry, redispatch, which error page) belongs
-to the tier that owns the transaction, told through ``TransactionOwner``.
+to the tier: its per-request object subclasses ``ProxyTransaction`` and overrides the hooks.
 """
 
 from __future__ import annotations
-
-from typing import Protocol
 
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from stack.http import h1
 from stack.http.client import BackendConnection
+from stack.http.errors import builtin_error
 from stack.http.message import Headers, Response
 from stack.http.server import Exchange
-
-
-class TransactionOwner(Protocol):
-    def response_head(self, txn: ProxyTransaction, response: Response) -> None:
-        """Rewrite the response head before it goes to the client (http-response rules)."""
-
-    def transaction_done(self, txn: ProxyTransaction) -> None:
-        """The exchange is over (``txn.termination`` says how)."""
-
-    def server_failed(self, txn: ProxyTransaction, status: int, before_response: bool) -> None:
-        """The server failed before a response started; the owner answers or retries."""
 
 
 @implementer(IPushProducer)
@@ -59,40 +47,58 @@ def prepare_request_headers(exchange: Exchange) -> Headers:
 
 
 class ProxyTransaction:
-    """The exchange's request going to one server and its response coming back."""
+    """The exchange's request going to a server and its response coming back.
 
-    __slots__ = (
-        "_producer_registered",
-        "_request_done",
-        "_response_producer",
-        "conn",
-        "exchange",
-        "owner",
-        "response",
-        "t_end",
-        "t_response",
-        "termination",
-    )
+    A tier's own per-request object subclasses it (one object per request, no owner to call
+    through) and supplies the three hooks: ``on_response_head`` (rewrite the head before it
+    goes to the client), ``on_server_failure`` (the server failed before a response started:
+    answer or retry) and ``on_done`` (the exchange is over, ``server_termination`` says how).
+    Per-attempt fields are class-level defaults, so a request that is never forwarded, or
+    forwarded once, only sets what it uses; ``forward`` resets them for a retry.
+    """
 
-    def __init__(self, exchange: Exchange, conn: BackendConnection, owner: TransactionOwner):
+    conn: BackendConnection | None = None
+    response: Response | None = None
+    t_response = -1.0
+    t_end = -1.0
+    server_termination = "--"
+    _request_done = False
+    _producer_registered = False
+    _response_producer = False
+
+    def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
-        self.conn = conn
-        self.owner = owner
-        self.response: Response | None = None
-        self.t_response = -1.0
-        self.t_end = -1.0
-        self.termination = "--"
-        self._request_done = False
-        self._producer_registered = False
-        self._response_producer = False
 
-    def start(self, headers: Headers, server_timeout: float | None) -> None:
+    # -- hooks -----------------------------------------------------------------------------------
+
+    def on_response_head(self, response: Response) -> None:
+        """Rewrite the response head before it goes to the client (http-response rules)."""
+
+    def on_server_failure(self, status: int, before_response: bool) -> None:
+        """The server failed before a response started; answer or retry."""
+        self.exchange.send_raw(builtin_error(status))
+
+    def on_done(self) -> None:
+        """The exchange is over (``server_termination`` says how)."""
+
+    # -- forwarding ------------------------------------------------------------------------------
+
+    def forward(
+        self, conn: BackendConnection, headers: Headers, server_timeout: float | None, now: float
+    ) -> None:
+        """Send the request over ``conn`` (``now``: reactor time) and relay the response."""
+        if self.conn is not None:  # a retry on a fresh connection: a new attempt
+            self.response = None
+            self.t_response = self.t_end = -1.0
+            self.server_termination = "--"
+            self._request_done = self._producer_registered = self._response_producer = False
+        self.conn = conn
         exchange = self.exchange
         request = exchange.request
         head = h1.request_head(request, headers)
-        self.conn.start(self, head, request.method == b"HEAD", server_timeout)
-        if request.has_body:
-            self.conn.transport.registerProducer(_ClientReader(exchange), True)  # type: ignore[union-attr]
+        conn.start(self, head, request.method == b"HEAD", server_timeout, now)
+        if request.chunked or request.content_length or request.upgrade:
+            conn.transport.registerProducer(_ClientReader(exchange), True)  # type: ignore[union-attr]
             self._producer_registered = True
             exchange.read_body(self)
         else:
@@ -101,14 +107,18 @@ class ProxyTransaction:
     # -- request body (BodySink) -----------------------------------------------------------------
 
     def body_data(self, data: bytes) -> None:
+        conn = self.conn
+        assert conn is not None
         if self.exchange.tunnel or not self.exchange.request.chunked:
-            self.conn.write(data)
+            conn.write(data)
         else:
-            self.conn.write(h1.chunk(data))
+            conn.write(h1.chunk(data))
 
     def body_end(self) -> None:
+        conn = self.conn
+        assert conn is not None
         if self.exchange.request.chunked:
-            self.conn.write(h1.LAST_CHUNK)
+            conn.write(h1.LAST_CHUNK)
         self._request_done = True
         self._drop_request_producer()
 
@@ -123,8 +133,9 @@ class ProxyTransaction:
     def _drop_request_producer(self) -> None:
         if self._producer_registered:
             self._producer_registered = False
-            if not self.conn.lost:
-                self.conn.transport.unregisterProducer()  # type: ignore[union-attr]
+            conn = self.conn
+            if conn is not None and not conn.lost:
+                conn.transport.unregisterProducer()  # type: ignore[union-attr]
 
     # -- response (ResponseListener) -------------------------------------------------------------
 
@@ -134,7 +145,9 @@ class ProxyTransaction:
         if status < 200 and status != 101:
             exchange.informational(response)
             return
-        self.t_response = self.conn.pool.deadlines.now()
+        conn = self.conn
+        assert conn is not None
+        self.t_response = conn.read_time
         self.response = response
         response.headers = h1.strip_hop_by_hop(
             response.headers, keep_upgrade=status == 101, drop=b"content-length"
@@ -144,7 +157,7 @@ class ProxyTransaction:
         elif response.content_length is None and not response.chunked:
             response.chunked = True  # close-delimited from the server, chunked to the client
         response.keep_alive = True
-        self.owner.response_head(self, response)
+        self.on_response_head(response)
         exchange.respond(response)
         if status == 101:
             exchange.channel.tunnel_data(exchange)
@@ -161,39 +174,51 @@ class ProxyTransaction:
         exchange.flush()
         if self.response is not None and self.t_end < 0 and not self._response_producer:
             self._response_producer = True
-            exchange.register_producer(self.conn.transport)  # type: ignore[arg-type]
+            exchange.register_producer(self.conn.transport)  # type: ignore[union-attr,arg-type]
 
     def response_complete(self) -> None:
-        self.t_end = self.conn.pool.deadlines.now()
+        conn = self.conn
+        assert conn is not None
+        self.t_end = now = conn.read_time
         exchange = self.exchange
-        self._drop_request_producer()
-        self.conn.release(reusable=self._request_done and not exchange.aborted)
+        if self._producer_registered:
+            self._drop_request_producer()
+        conn.release(self._request_done and not exchange.aborted, now)
         exchange.finish()
-        self.owner.transaction_done(self)
+        self.on_done()
 
     def server_failed(self, status: int, reason: str, before_response: bool) -> None:
         self._drop_request_producer()
         if self.response is None:
-            self.conn.abort()
-            self.owner.server_failed(self, status, before_response and not self.exchange.tunnel)
+            self._attempt_failed()
+            self.on_server_failure(status, before_response and not self.exchange.tunnel)
             return
         self._fail("SD")
 
     def server_timeout(self) -> None:
         self._drop_request_producer()
         if self.response is None:
-            self.conn.abort()
-            self.termination = "sH"
-            self.owner.server_failed(self, 504, False)
+            self._attempt_failed()
+            self.server_termination = "sH"
+            self.on_server_failure(504, False)
             return
         self._fail("sD")
+
+    def _attempt_failed(self) -> None:
+        """No response came: this attempt is over (the hook may retry with ``forward``)."""
+        conn = self.conn
+        assert conn is not None
+        self.t_end = conn.pool.deadlines.now()
+        conn.abort()
 
     def _fail(self, termination: str) -> None:
         if self.t_end >= 0:
             return
-        self.termination = termination
-        self.t_end = self.conn.pool.deadlines.now()
+        conn = self.conn
+        assert conn is not None
+        self.server_termination = termination
+        self.t_end = conn.pool.deadlines.now()
         self._drop_request_producer()
-        self.conn.abort()
+        conn.abort()
         self.exchange.abort()
-        self.owner.transaction_done(self)
+        self.on_done()

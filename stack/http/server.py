@@ -83,8 +83,8 @@ class Exchange:
         self.aborted = False
         self.tunnel = False
         self._sink: BodySink | None = None
-        self._body_buffer: list[bytes] = []
-        self._body_done = not request.has_body and request.upgrade is None
+        self._body_buffer: list[bytes] | None = None  # body that came before read_body
+        self._body_done = not (request.chunked or request.content_length or request.upgrade)
         self._out: list[bytes] = []  # response bytes not yet handed to the transport
         self.log: Any = None  # the handler's per-request record
 
@@ -115,10 +115,10 @@ class Exchange:
     def read_body(self, sink: BodySink) -> None:
         """Deliver the request body to ``sink``; sends ``100 Continue`` if the client waits."""
         self._sink = sink
-        if self.request.expect_continue and not self._body_buffer and not self._body_done:
+        buffered, self._body_buffer = self._body_buffer, None
+        if self.request.expect_continue and not buffered and not self._body_done:
             self.channel.write(CONTINUE)
-        buffered, self._body_buffer = self._body_buffer, []
-        for data in buffered:
+        for data in buffered or ():
             sink.body_data(data)
         if self._body_done:
             sink.body_end()
@@ -134,10 +134,12 @@ class Exchange:
     def _body_data(self, data: bytes) -> None:
         if self._sink is not None:
             self._sink.body_data(data)
-        else:
-            self._body_buffer.append(data)
-            if sum(map(len, self._body_buffer)) > 65536:
-                self.channel.pause_reading(self)
+            return
+        if self._body_buffer is None:
+            self._body_buffer = []
+        self._body_buffer.append(data)
+        if sum(map(len, self._body_buffer)) > 65536:
+            self.channel.pause_reading(self)
 
     def _body_end(self) -> None:
         if self._body_done:
@@ -186,9 +188,7 @@ class Exchange:
         """Queue response body data; it goes out at ``flush`` (or ``finish``), so a head and
         the body that arrived with it leave in one send."""
         response = self.response
-        if self.finished or response is None or not data:
-            return
-        if request_is_head(self.request):
+        if self.finished or response is None or not data or self.request.method == b"HEAD":
             return
         if response.chunked:
             data = h1.chunk(data)
@@ -201,7 +201,9 @@ class Exchange:
     def flush(self) -> None:
         out = self._out
         if out:
-            self.channel.write(out[0] if len(out) == 1 else b"".join(out))
+            channel = self.channel
+            if not channel._closing:
+                channel._write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
 
     def finish(self) -> None:
@@ -209,10 +211,11 @@ class Exchange:
         if self.finished:
             return
         response = self.response
-        if response is not None and response.chunked and not request_is_head(self.request):
+        if response is not None and response.chunked and self.request.method != b"HEAD":
             self._out.append(h1.LAST_CHUNK)
             self.bytes_out += 5
-        self.flush()
+        if self._out:
+            self.flush()
         self.finished = True
         self.channel.exchange_finished(self)
 
@@ -246,10 +249,6 @@ class Exchange:
 
     def unregister_producer(self) -> None:
         self.channel.unregister_producer()
-
-
-def request_is_head(request: Request) -> bool:
-    return request.method == b"HEAD"
 
 
 @implementer(IPushProducer)
@@ -378,14 +377,17 @@ class ServerChannel(TwistedProtocol):
         self._incoming = None
         if not exchange.finished:
             self.deadline = None
-        exchange._body_end()
-        self._maybe_idle()
+        if not exchange._body_done:
+            exchange._body_end()
+        if not self._exchanges:
+            self._maybe_idle()
 
     def _maybe_idle(self) -> None:
         """Nothing in flight: wait for the next request under ``timeout http-keep-alive``."""
         if not self._exchanges and self._incoming is None and not self._closing:
             self.idle = True
-            self._arm(self.timeouts.http_keep_alive, self.deadlines.now())
+            timeout = self.timeouts.http_keep_alive
+            self.deadline = None if timeout is None else self.deadlines.now() + timeout
 
     # -- exchange lifecycle ------------------------------------------------------------------------
 
@@ -408,7 +410,10 @@ class ServerChannel(TwistedProtocol):
         if not self.keep_alive:
             self._close()
             return
-        self.resume_reading(self)  # pipelined requests were held back while this one ran
+        if self._paused:
+            self.resume_reading(self)  # pipelined requests were held back while this one ran
+        else:
+            self._pausers.discard(self)
         if self._exchanges:
             self.handler.handle(self._exchanges[0])
         else:
