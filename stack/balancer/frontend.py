@@ -113,8 +113,11 @@ class FrontendHandler:
     def exchange_ended(self, exchange: Exchange) -> None:
         txn = exchange.log
         if isinstance(txn, Transaction):
+            # Break the exchange <-> transaction cycle: both are freed by reference counting
+            # as soon as the request is over, instead of waiting for the cyclic GC.
+            exchange.log = _ENDED
             txn.ended()
-        elif self.log is not None:
+        elif txn is None and self.log is not None:
             self._log_bad_request(exchange)
 
     def _log_bad_request(self, exchange: Exchange) -> None:
@@ -156,6 +159,9 @@ class FrontendHandler:
     def nbsrv(self, backend: str) -> int:
         runtime = self.backends.get(backend)
         return runtime.nbsrv() if runtime is not None else 0
+
+
+_ENDED = "ended"  # Exchange.log once its transaction has ended
 
 
 def _request_line(request: Request) -> bytes:
