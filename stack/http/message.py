@@ -105,7 +105,6 @@ class Response:
         "keep_alive",
         "reason",
         "status",
-        "version",
     )
 
     def __init__(
@@ -113,7 +112,6 @@ class Response:
         status: int,
         reason: bytes,
         headers: Headers,
-        version: bytes = b"1.1",
         keep_alive: bool = True,
         content_length: int | None = None,
         chunked: bool = False,
@@ -121,7 +119,6 @@ class Response:
         self.status = status
         self.reason = reason
         self.headers = headers
-        self.version = version
         self.keep_alive = keep_alive
         self.content_length = content_length
         self.chunked = chunked

@@ -278,6 +278,7 @@ class ServerChannel(TwistedProtocol):
         self._closing = False
         self._t_first_byte: float | None = None
         self._t_accept = 0.0
+        self._read_time = 0.0
         self._producer: IPushProducer | None = None
         self.requests = 0
         self.idle = True
@@ -298,6 +299,9 @@ class ServerChannel(TwistedProtocol):
         self.dst: str = getattr(self.host, "host", "0.0.0.0")
         self.dst_port: int = getattr(self.host, "port", 0)
         self._write = direct_writer(transport)
+        set_nodelay = getattr(transport, "setTcpNoDelay", None)
+        if set_nodelay is not None:
+            set_nodelay(True)
         now = self.deadlines.now()
         self._t_accept = now
         self._arm(self.timeouts.http_request, now)
@@ -313,14 +317,15 @@ class ServerChannel(TwistedProtocol):
         if incoming is not None and incoming.tunnel:
             incoming._body_data(data)
             return
-        if self._t_first_byte is None and incoming is None:
-            now = self.deadlines.now()
-            self._t_first_byte = now
-            if self.idle:
-                self.idle = False
-                self._arm(self.timeouts.http_request, now)
-        elif incoming is not None and self.timeouts.client is not None:
-            self.deadline = self.deadlines.now() + self.timeouts.client
+        now = self._read_time = self.deadlines.now()
+        if incoming is None:
+            if self._t_first_byte is None:
+                self._t_first_byte = now
+                if self.idle:
+                    self.idle = False
+                    self._arm(self.timeouts.http_request, now)
+        elif self.timeouts.client is not None:
+            self.deadline = now + self.timeouts.client
         try:
             self.parser.feed(data)
         except h1.ProtocolError as exc:
@@ -348,7 +353,7 @@ class ServerChannel(TwistedProtocol):
     # -- parser sink -------------------------------------------------------------------------------
 
     def request_received(self, request: Request) -> None:
-        now = self.deadlines.now()
+        now = self._read_time  # the read that completed the head
         t_accept = self._t_first_byte if self._t_first_byte is not None else now
         if self.requests == 0:
             t_accept = self._t_accept
