@@ -435,8 +435,8 @@ class RoundRobinBalancer(Balancer):
         s.lb_tree = tree
 
     def _queue_srv(self, s: _Slot) -> None:
-        grp = self._grp(s)
-        if not s.willbe_usable:
+        grp = self.bck if s.backup else self.act
+        if not (s.next_ok and s.next_eweight > 0):
             s.lb_tree = None
         elif (
             s.next_eweight == 0

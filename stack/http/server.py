@@ -55,38 +55,24 @@ class Exchange:
     fields are reactor seconds, for the access log.
     """
 
-    __slots__ = (
-        "_body_buffer",
-        "_body_done",
-        "_out",
-        "_sink",
-        "aborted",
-        "bytes_out",
-        "channel",
-        "finished",
-        "log",
-        "request",
-        "response",
-        "t_accept",
-        "t_request",
-        "tunnel",
-    )
+    # Most exchanges never change these: class-level defaults, so creating one per request
+    # sets only what it must.
+    response: Response | None = None
+    bytes_out = 0
+    finished = False
+    aborted = False
+    tunnel = False
+    _sink: BodySink | None = None
+    _body_buffer: list[bytes] | None = None  # body that came before read_body
+    log: Any = None  # the handler's per-request record
 
     def __init__(self, channel: ServerChannel, request: Request, t_accept: float, t_request: float):
         self.channel = channel
         self.request = request
         self.t_accept = t_accept
         self.t_request = t_request
-        self.response: Response | None = None
-        self.bytes_out = 0
-        self.finished = False
-        self.aborted = False
-        self.tunnel = False
-        self._sink: BodySink | None = None
-        self._body_buffer: list[bytes] | None = None  # body that came before read_body
         self._body_done = not (request.chunked or request.content_length or request.upgrade)
         self._out: list[bytes] = []  # response bytes not yet handed to the transport
-        self.log: Any = None  # the handler's per-request record
 
     # -- connection facts --------------------------------------------------------------------------
 
@@ -362,7 +348,7 @@ class ServerChannel(TwistedProtocol):
         exchange = Exchange(self, request, t_accept, now)
         self._incoming = exchange
         self._exchanges.append(exchange)
-        if request.has_body and self.timeouts.client is not None:
+        if (request.chunked or request.content_length) and self.timeouts.client is not None:
             self.deadline = now + self.timeouts.client
         else:
             self.deadline = None
