@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from stack.http import h1
 from stack.http.deadlines import Deadlines
 from stack.http.message import Response
-from stack.http.transport import direct_writer
+from stack.http.transport import direct_writer, set_nodelay
 
 
 class ResponseListener(Protocol):
@@ -214,7 +214,7 @@ class _ReadyOnConnect(BackendConnection):
     def connectionMade(self) -> None:
         self._write = direct_writer(self.transport)
         self.pool.deadlines.watch(self)
-        self.transport.setTcpNoDelay(True)  # type: ignore[union-attr]
+        set_nodelay(self.transport)
         attempt = self.factory
         if attempt.cancelled:
             self.close()

@@ -22,7 +22,7 @@ from stack.config.model import Limits, Timeouts
 from stack.http import h1
 from stack.http.deadlines import Deadlines
 from stack.http.message import Request, Response
-from stack.http.transport import direct_writer
+from stack.http.transport import direct_writer, set_nodelay
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -285,9 +285,7 @@ class ServerChannel(TwistedProtocol):
         self.dst: str = getattr(self.host, "host", "0.0.0.0")
         self.dst_port: int = getattr(self.host, "port", 0)
         self._write = direct_writer(transport)
-        set_nodelay = getattr(transport, "setTcpNoDelay", None)
-        if set_nodelay is not None:
-            set_nodelay(True)
+        set_nodelay(transport)
         now = self.deadlines.now()
         self._t_accept = now
         self._arm(self.timeouts.http_request, now)

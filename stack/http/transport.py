@@ -44,3 +44,12 @@ def direct_writer(transport: Any) -> Callable[[bytes], None]:
         buffered_write(data)
 
     return write
+
+
+def set_nodelay(transport: Any) -> None:
+    """Disable Nagle, as HAProxy does on both sides: each response or request leaves in one
+    send already, so holding a small segment back for an ACK only adds latency. Transports
+    without the option (TLS wrappers apply it below, test fakes) are left alone."""
+    set_option = getattr(transport, "setTcpNoDelay", None)
+    if set_option is not None:
+        set_option(True)
