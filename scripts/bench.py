@@ -672,6 +672,17 @@ def run(args: argparse.Namespace, procs: Processes) -> None:
             " rerun on a quiet machine to rely on them"
         )
     ratio = medians[0].cpu_us_per_request / medians[1].cpu_us_per_request
+    # Each round measured both proxies back to back: their ratio within a round is the figure
+    # least exposed to the machine's slow drift, so show the spread of those too.
+    paired = [
+        mine.cpu_us_per_request / theirs.cpu_us_per_request
+        for mine, theirs in zip(
+            (r for r in rows if r.proxy == a.label),
+            (r for r in rows if r.proxy == b.label),
+            strict=True,
+        )
+        if theirs.cpu_us_per_request > 0
+    ]
     results = {
         "settings": {
             "duration_s": args.duration,
@@ -686,6 +697,7 @@ def run(args: argparse.Namespace, procs: Processes) -> None:
         "rounds": [asdict(m) for m in rows],
         "medians": {m.proxy: asdict(m) for m in medians},
         "ratio_cpu_us_per_request": ratio,
+        "round_ratios": paired,
         "ratio_of": [a.label, b.label],
         "target_ratio": TARGET_RATIO,
         "goal_ratio": GOAL_RATIO,
@@ -704,6 +716,12 @@ def run(args: argparse.Namespace, procs: Processes) -> None:
         f"ratio {a.label}/{b.label} CPU-us per request: {ratio:.2f}"
         f" (target <= {TARGET_RATIO}, goal <= {GOAL_RATIO})"
     )
+    if len(paired) > 1:
+        print(
+            "  round by round: "
+            + " ".join(f"{r:.2f}" for r in paired)
+            + f" (min {min(paired):.2f}, max {max(paired):.2f})"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
