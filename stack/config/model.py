@@ -148,10 +148,11 @@ class LogFormat:
 class HeaderRule:
     """One ``http-request`` / ``http-response`` action on headers.
 
-    ``action`` is ``set-header``, ``add-header``, ``del-header`` or ``replace-header``;
-    ``name`` is lowercased bytes; ``value`` is the format (``None`` for del-header);
-    ``regex`` is the compiled pattern of replace-header (``value`` then holds the
-    replacement with ``\\1`` references).
+    ``action`` is ``set-header``, ``add-header``, ``del-header`` or ``replace-header``, or one
+    of the request-line actions ``set-path``, ``replace-path`` and ``replace-uri`` (then ``name``
+    is empty); ``name`` is lowercased bytes; ``value`` is the format (``None`` for del-header);
+    ``regex`` is the compiled ``re.Pattern[bytes]`` of replace-header/-path/-uri (``value`` then
+    holds the replacement with ``\\1`` references).
     """
 
     action: str
@@ -213,8 +214,27 @@ class Balance:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerTls:
+    """``ssl [verify none|required] [ca-file F] [sni EXPR] [crt F]`` on a server line: the
+    connection to the server is TLS. ``sni`` keeps HAProxy's expression text (``str(NAME)``
+    gives a fixed name, ``req.hdr(host)`` the client's Host)."""
+
+    verify: bool = True
+    ca_file: str | None = None
+    sni: str | None = None
+    crt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Server:
-    """``server NAME ADDRESS [weight N] [maxconn N] [maxqueue N] [backup] [disabled]``."""
+    """``server NAME ADDRESS [weight N] [maxconn N] [maxqueue N] [backup] [disabled]
+    [cookie V] [check] [inter T] [fastinter T] [downinter T] [rise N] [fall N] [port N]
+    [check-ssl] [ssl ...] [slowstart T] [redir PREFIX]``.
+
+    Check timers are seconds; ``fastinter``/``downinter`` are ``None`` when not given (HAProxy
+    then uses ``inter``). ``check_ssl``: checks run over TLS, set by ``check-ssl`` or by ``ssl``
+    when the checks go to the server's own port (HAProxy's rule; the loader resolves it).
+    """
 
     name: str
     address: Endpoint
@@ -224,6 +244,18 @@ class Server:
     backup: bool = False
     disabled: bool = False
     origin: Origin | None = None
+    cookie: str | None = None
+    check: bool = False
+    inter: float = 2.0
+    fastinter: float | None = None
+    downinter: float | None = None
+    rise: int = 2
+    fall: int = 3
+    check_port: int | None = None
+    check_ssl: bool = False
+    tls: ServerTls | None = None
+    slowstart: float = 0.0
+    redir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +285,129 @@ class ErrorFile:
     response: bytes
 
 
+class CookieMode(Enum):
+    """``cookie NAME [rewrite|insert|prefix]``; no mode given is HAProxy's passive mode (the
+    cookie is matched, never set or changed)."""
+
+    PASSIVE = "passive"
+    INSERT = "insert"
+    REWRITE = "rewrite"
+    PREFIX = "prefix"
+
+
+@dataclass(frozen=True, slots=True)
+class CookiePersistence:
+    """``cookie NAME [mode] [indirect] [nocache] [postonly] [preserve] [httponly] [secure]
+    [domain D]* [maxidle T] [maxlife T] [attr V]*``; ``maxidle``/``maxlife`` are whole
+    seconds, 0 when not set."""
+
+    name: str
+    mode: CookieMode = CookieMode.PASSIVE
+    indirect: bool = False
+    nocache: bool = False
+    postonly: bool = False
+    preserve: bool = False
+    httponly: bool = False
+    secure: bool = False
+    domains: tuple[str, ...] = ()
+    maxidle: int = 0
+    maxlife: int = 0
+    attrs: tuple[str, ...] = ()
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheckExpect:
+    """``http-check expect [!] status|rstatus|string|rstring PATTERN``.
+
+    ``statuses`` holds inclusive ranges for ``status`` (``200``, ``200-399``, ``200,302``);
+    ``regex`` a compiled ``re.Pattern[bytes]`` for the r-forms; ``text`` the ``string``.
+    """
+
+    kind: str
+    negate: bool = False
+    statuses: tuple[tuple[int, int], ...] = ()
+    regex: object | None = None
+    text: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheck:
+    """``option httpchk [METHOD URI [VERSION]]`` with ``http-check send`` / ``expect``.
+
+    HAProxy 2.6's defaults are ``OPTIONS / HTTP/1.0`` with no header. The legacy form that
+    appends ``\\r\\nHeader:\\ value`` to the version (seeds 003 and 004) gives ``headers``.
+    ``expect`` ``None`` means any 2xx or 3xx passes.
+    """
+
+    method: str = "OPTIONS"
+    uri: str = "/"
+    version: str = "HTTP/1.0"
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    body: bytes = b""
+    expect: HttpCheckExpect | None = None
+
+
+class StickTableType(Enum):
+    IP = "ip"  # IPv4 (HAProxy: ip = ipv4)
+    IPV6 = "ipv6"
+    INTEGER = "integer"
+    STRING = "string"
+
+
+@dataclass(frozen=True, slots=True)
+class StickTable:
+    """``stick-table type T [len N] size N [expire T] [nopurge] [peers NAME]``; ``size`` is an
+    entry count (``30k`` = 30720), ``expire`` seconds or ``None``; ``key_len`` is ``len``
+    (string keys longer than it are cut, HAProxy default 32)."""
+
+    type: StickTableType
+    size: int
+    key_len: int = 32
+    expire: float | None = None
+    nopurge: bool = False
+    peers: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A sample fetch such as ``req.cook(JSESSIONID)``: ``fetch`` is the canonical name
+    (``req.cook``, ``res.cook``, ``src``, ``req.hdr``, ``url_param``), ``arg`` its argument."""
+
+    fetch: str
+    arg: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StickRule:
+    """``stick on|match|store-request|store-response SAMPLE [table NAME] [if|unless COND]``;
+    ``table`` ``None`` is the backend's own table."""
+
+    kind: str
+    sample: Sample
+    table: str | None
+    condition: Condition | None
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """``redirect scheme|prefix|location TARGET [code N] [drop-query] [append-slash]
+    [set-cookie NAME[=V]] [clear-cookie NAME] [if|unless COND]`` (also the same words after
+    ``http-request redirect``)."""
+
+    kind: str
+    target: LogFormat
+    code: int = 302
+    drop_query: bool = False
+    append_slash: bool = False
+    set_cookie: str | None = None
+    clear_cookie: str | None = None
+    condition: Condition | None = None
+    origin: Origin | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Backend:
     """A ``backend`` section (or the backend half of a ``listen``)."""
@@ -271,6 +426,17 @@ class Backend:
     acls: tuple[Acl, ...] = ()
     origin: Origin | None = None
     logs: tuple[LogTarget, ...] = ()  # ``log`` lines, for the backend's own events
+    cookie: CookiePersistence | None = None
+    persist: bool = False  # option persist
+    allbackups: bool = False  # option allbackups
+    httpchk: HttpCheck | None = None
+    log_health_checks: bool = False  # option log-health-checks
+    check_timeout: float | None = None  # timeout check
+    stick_table: StickTable | None = None
+    stick_rules: tuple[StickRule, ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    # What the loader translated from an obsolete form (``appsession``), said once at start.
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +468,7 @@ class Frontend:
     dontlognull: bool = False
     logs: tuple[LogTarget, ...] = ()
     origin: Origin | None = None
+    redirects: tuple[Redirect, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +488,7 @@ class Global:
     maxconn: int = 4096
     logs: tuple[LogTarget, ...] = ()
     node: str = ""
+    spread_checks: int = 0  # percent of random jitter on check intervals
     limits: Limits = field(default_factory=Limits)
 
 
