@@ -213,6 +213,37 @@ class BackendRuntime:
             self._take(server)
             entry.waiter.server_assigned(server)
 
+    def set_server_up(self, server: ServerRuntime, up: bool) -> int:
+        """Health checks moved ``server`` UP or DOWN: routing follows at once.
+
+        The balancer recalculates; requests waiting in the queue of a server gone DOWN move to
+        the backend queue in their arrival order, unless ``option persist`` keeps them for it
+        (HAProxy's ``pendconn_redistribute``, the "N requeued" of its log line); a server
+        coming UP takes waiting requests. Returns how many requests were requeued.
+        """
+        if server.up == up:
+            return 0
+        server.up = up
+        self.balancer.recalc()
+        if up:
+            if server.queue or self.queue:
+                self._serve_queues(server)
+            return 0
+        if self.config.persist or not server.queue:
+            return 0
+        moved = list(server.queue)
+        server.queue.clear()
+        for entry in moved:
+            entry.server = None
+        merged = sorted([*self.queue, *moved], key=lambda e: e.enqueued)  # stable: FIFO kept
+        self.queue.clear()
+        self.queue.extend(merged)
+        # Another server may have a free slot for them right now.
+        for other in self.servers:
+            if self.queue and other is not server and other.usable():
+                self._serve_queues(other)
+        return len(moved)
+
     def dequeue(self, entry: QueuedRequest) -> None:
         self.deadlines.unwatch(entry)
         queue = entry.server.queue if entry.server is not None else self.queue

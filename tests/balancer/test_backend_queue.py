@@ -96,3 +96,45 @@ def test_redispatch_excludes_the_failed_server() -> None:
     be.release(first)
     other = be.assign(Waiter(), "127.0.0.1", b"/", exclude=first)
     assert isinstance(other, ServerRuntime) and other is not first
+
+
+def test_server_down_requeues_its_waiters_to_another_server() -> None:
+    be, _ = backend(srv("s1", maxconn=1), srv("s2", maxconn=1))
+    s1, s2 = be.servers
+    held1 = be.assign(Waiter(), "127.0.0.1", b"/")
+    held2 = be.assign(Waiter(), "127.0.0.1", b"/")
+    assert {held1, held2} == {s1, s2}
+    w = Waiter()
+    entry = be.assign_server(w, s1)  # persistence: must wait for s1
+    assert isinstance(entry, QueuedRequest) and entry.server is s1
+    assert be.set_server_up(s1, False) == 1
+    assert entry.server is None and list(be.queue) == [entry]
+    assert be.nbsrv() == 1
+    be.release(s2)  # s2 frees a slot: the requeued request takes it
+    assert w.server is s2
+    assert be.set_server_up(s1, False) == 0  # no change, nothing done
+
+
+def test_server_up_again_takes_waiting_requests() -> None:
+    be, _ = backend(srv("s1", maxconn=1))
+    (s1,) = be.servers
+    be.set_server_up(s1, False)
+    w = Waiter()
+    assert be.assign(w, "127.0.0.1", b"/") is None  # nothing usable: the caller answers 503
+    be.set_server_up(s1, True)
+    assert be.nbsrv() == 1
+    assert isinstance(be.assign(w, "127.0.0.1", b"/"), ServerRuntime)
+
+
+def test_persist_keeps_waiters_on_a_down_server() -> None:
+    clock = Clock()
+    config = Backend(
+        "be", (srv("s1", maxconn=1), srv("s2")), timeouts=Timeouts(queue=2.0), persist=True
+    )
+    be = BackendRuntime(config, Deadlines(clock))
+    s1 = be.servers[0]
+    be.assign_server(Waiter(), s1)
+    entry = be.assign_server(Waiter(), s1)
+    assert isinstance(entry, QueuedRequest)
+    assert be.set_server_up(s1, False) == 0
+    assert entry.server is s1 and list(s1.queue) == [entry]
