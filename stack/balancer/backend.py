@@ -54,10 +54,12 @@ class ServerRuntime:
         "backend",
         "backup",
         "config",
+        "cookie",
         "disabled",
         "maxconn",
         "maxqueue",
         "name",
+        "puid",
         "queue",
         "served",
         "total",
@@ -65,10 +67,12 @@ class ServerRuntime:
         "weight",
     )
 
-    def __init__(self, config: Server, backend: BackendRuntime) -> None:
+    def __init__(self, config: Server, backend: BackendRuntime, puid: int = 1) -> None:
         self.config = config
         self.backend = backend
         self.name = config.name
+        self.puid = puid  # HAProxy's numeric server id: position in the backend, from 1
+        self.cookie = config.cookie
         self.address = config.address
         self.weight = config.weight
         self.maxconn = config.maxconn
@@ -102,7 +106,7 @@ class BackendRuntime:
         self.config = config
         self.name = config.name
         self.deadlines = deadlines
-        self.servers = [ServerRuntime(s, self) for s in config.servers]
+        self.servers = [ServerRuntime(s, self, i) for i, s in enumerate(config.servers, 1)]
         self.balancer: Balancer = make_balancer(config.balance, self.servers)
         self._hashing = config.balance.algorithm in (Algorithm.SOURCE, Algorithm.URI)
         # Only load-aware algorithms need to hear about every request taken and released.
@@ -243,6 +247,12 @@ class BackendRuntime:
             if self.queue and other is not server and other.usable():
                 self._serve_queues(other)
         return len(moved)
+
+    def set_server_weight(self, server: ServerRuntime, weight: int) -> None:
+        """A new effective weight (slowstart's ramp, the runtime API): the balancer follows."""
+        if server.weight != weight:
+            server.weight = weight
+            self.balancer.recalc()
 
     def dequeue(self, entry: QueuedRequest) -> None:
         self.deadlines.unwatch(entry)

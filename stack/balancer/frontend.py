@@ -13,10 +13,14 @@ from typing import Any
 
 from stack.balancer.acl import compile_condition
 from stack.balancer.backend import BackendRuntime, QueuedRequest, ServerRuntime
+from stack.balancer.cookies import CookieDecision, CookiePersistenceRules
 from stack.balancer.httplog import HttpLogRecord, format_httplog
 from stack.balancer.logsink import LogSink
+from stack.balancer.redirects import RedirectRules
 from stack.balancer.rules import compile_rules, forwardfor_action
-from stack.config.model import Frontend
+from stack.balancer.sticktable import StickRequest, StickRules, StickTable
+from stack.config.model import Condition as ConditionConfig
+from stack.config.model import Frontend, Redirect
 from stack.http.client import BackendConnection, ConnectAttempt, ConnectionPool
 from stack.http.deadlines import Deadlines
 from stack.http.errors import builtin_error
@@ -39,12 +43,59 @@ class Counters:
         return sum(f.connections for f in self.factories)
 
 
+def _compiled(condition: ConditionConfig) -> Condition:
+    fn = _COMPILED.get(id(condition))
+    if fn is None:
+        fn = _COMPILED[id(condition)] = compile_condition(condition)
+        _KEEP.append(condition)  # the id stays valid: the condition lives as long as the cache
+    return fn
+
+
+def evaluate_condition(condition: ConditionConfig, ctx: Any) -> bool:
+    """``if``/``unless`` of redirect and stick rules, compiled once per condition."""
+    return _compiled(condition)(ctx)
+
+
+_COMPILED: dict[int, Condition] = {}
+_KEEP: list[ConditionConfig] = []
+
+
+def redirect_rules(redirects: tuple[Redirect, ...]) -> RedirectRules | None:
+    """A proxy's redirect rules, their conditions compiled now rather than on first use."""
+    if not redirects:
+        return None
+    for redirect in redirects:
+        if redirect.condition is not None:
+            _compiled(redirect.condition)
+    return RedirectRules(redirects, evaluate_condition)
+
+
 class BackendRoute:
     """What a frontend applies when it sends a request to one backend."""
 
-    def __init__(self, frontend: Frontend, backend: BackendRuntime) -> None:
+    def __init__(
+        self, frontend: Frontend, backend: BackendRuntime, tables: dict[str, StickTable]
+    ) -> None:
         self.backend = backend
         config = backend.config
+        self.persist = config.persist
+        self.cookies = (
+            CookiePersistenceRules(config.cookie, backend.servers, config.persist)
+            if config.cookie is not None
+            else None
+        )
+        self.stick = (
+            StickRules(
+                config.stick_rules,
+                tables,
+                config.name if config.stick_table is not None else None,
+                backend.servers,
+                evaluate_condition,
+            )
+            if config.stick_rules
+            else None
+        )
+        self.redirects = redirect_rules(config.redirects)
         self.request_rules = compile_rules(config.http_request)
         self.response_rules = compile_rules(config.http_response)
         self.forwardfor = forwardfor_action(frontend.forwardfor, config.forwardfor)
@@ -70,6 +121,7 @@ class FrontendHandler:
         log: LogSink | None,
         counters: Counters,
         reactor: Any,
+        tables: dict[str, StickTable] | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -82,7 +134,10 @@ class FrontendHandler:
         self.backends = backends
         self.request_rules = compile_rules(config.http_request)
         self.response_rules = compile_rules(config.http_response)
-        self.routes_by_name = {name: BackendRoute(config, b) for name, b in backends.items()}
+        self.routes_by_name = {
+            name: BackendRoute(config, b, tables or {}) for name, b in backends.items()
+        }
+        self.redirects = redirect_rules(config.redirects)
         self.use_backends: list[tuple[BackendRoute, Condition | None]] = [
             (
                 self.routes_by_name[u.backend],
@@ -190,6 +245,8 @@ class Transaction(ProxyTransaction):
     _attempt: ConnectAttempt | None = None
     _retry_call: Any = None
     _ended = False
+    cookie: CookieDecision | None = None
+    stick_request: StickRequest | None = None
 
     def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
         self.exchange = exchange
@@ -213,9 +270,15 @@ class Transaction(ProxyTransaction):
     def start(self, now: float) -> None:
         """Route the request received at ``now`` (reactor time) and forward it."""
         frontend = self.frontend
+        request = self.request
         headers = prepare_request_headers(self.exchange)
+        # One header list from here on: rules, ACLs, persistence and the server all see the
+        # same fields, as in HAProxy.
+        request.headers = headers
         for rule in frontend.request_rules:
             rule(headers, self)
+        if frontend.redirects is not None and self._redirect(frontend.redirects):
+            return
         route = frontend.route(self) if frontend.use_backends else frontend.default
         if route is None:
             self._local_error(503, "SC")
@@ -223,13 +286,50 @@ class Transaction(ProxyTransaction):
         self.route = route
         for rule in route.request_rules:
             rule(headers, self)
+        if route.redirects is not None and self._redirect(route.redirects):
+            return
         if route.forwardfor is not None:
             route.forwardfor(headers, self)
         if route.close:
             headers.append((b"connection", b"close"))
         self.headers = headers
         self.t_queue = now
-        self._assign(None, now)
+        target: ServerRuntime | None = None
+        if route.cookies is not None:
+            self.cookie = decision = route.cookies.on_request(request, now)
+            target = decision.server  # type: ignore[assignment]
+        if route.stick is not None:
+            # A cookie wins over a table, but the table's hits are still refreshed.
+            self.stick_request = sticky = route.stick.on_request(
+                self, request, self.src, now, route.persist, assigned=target is not None
+            )
+            if target is None:
+                target = sticky.server  # type: ignore[assignment]
+        if target is not None:
+            self._assign_to(target, now)
+        else:
+            self._assign(None, now)
+
+    def _redirect(self, rules: RedirectRules) -> bool:
+        page = rules.apply(self, self.request, self.ssl)
+        if page is None:
+            return False
+        self.status = int(page[9:12])
+        self.termination = "LR--"
+        self.exchange.send_raw(page)
+        return True
+
+    def _assign_to(self, server: ServerRuntime, now: float) -> None:
+        """Persistence named ``server``: wait for it if it is full."""
+        assert self.route is not None
+        result = self.route.backend.assign_server(self, server)
+        if isinstance(result, ServerRuntime):
+            self._slot = True
+            self.server = result
+            self.t_queue_end = now
+            self._connect(now)
+        else:
+            self.queued = result
 
     def _assign(self, exclude: ServerRuntime | None, now: float) -> None:
         assert self.route is not None
@@ -306,6 +406,8 @@ class Transaction(ProxyTransaction):
             previous = self.server
             self._release_slot()
             self._assign(previous, self.frontend.deadlines.now())
+            if self.cookie is not None and route.cookies is not None:
+                route.cookies.redispatched(self.cookie, self.server)
             return
         delay = min(route.connect_timeout or 1.0, 1.0)
         self._retry_call = self.frontend.reactor.callLater(delay, self._retry)
@@ -322,6 +424,16 @@ class Transaction(ProxyTransaction):
         route = self.route
         headers = response.headers
         if route is not None:
+            server = self.server
+            if route.cookies is not None and self.cookie is not None:
+                route.cookies.on_response(
+                    self.cookie, server, self.request, response, self.t_response
+                )
+            if route.stick is not None and server is not None and route.stick.has_store_rules:
+                stores = self.stick_request.stores if self.stick_request is not None else ()
+                route.stick.on_response(
+                    self, response, server, self.t_response, stores, src=self.src
+                )
             for rule in route.response_rules:
                 rule(headers, self)
         for rule in self.frontend.response_rules:
@@ -403,6 +515,15 @@ class Transaction(ProxyTransaction):
                 return
             log.emit(format_httplog(self._record()))
 
+    def _termination(self) -> str:
+        """HAProxy's four characters: how it ended, then the persistence cookie's flags."""
+        route = self.route
+        if route is None or route.cookies is None:
+            return self.termination
+        if self.cookie is None:
+            return self.termination[:2] + "NN"
+        return self.termination[:2] + route.cookies.flags(self.cookie)
+
     def _record(self) -> HttpLogRecord:
         exchange = self.exchange
         frontend = self.frontend
@@ -429,7 +550,7 @@ class Transaction(ProxyTransaction):
             ta=ms(t0, now),
             status=self.status,
             bytes_read=exchange.bytes_out,
-            termination=self.termination,
+            termination=self._termination(),
             actconn=frontend.counters.connections,
             feconn=frontend.connections,
             beconn=backend.active if backend is not None else 0,

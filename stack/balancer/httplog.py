@@ -102,7 +102,7 @@ def termination_state(
         raise ValueError(f"bad termination cause {cause!r}")
     if len(phase) != 1 or phase not in _PHASES:
         raise ValueError(f"bad termination phase {phase!r}")
-    if len(cookie) != 1 or cookie not in "-NIDVEO":
+    if len(cookie) != 1 or cookie not in "-NIDVEOU":
         raise ValueError(f"bad cookie flag {cookie!r}")
     if len(set_cookie) != 1 or set_cookie not in "-NIUDPRA":
         raise ValueError(f"bad set-cookie flag {set_cookie!r}")

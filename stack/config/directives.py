@@ -92,6 +92,23 @@ DIRECTIVES: dict[str, Directive] = {
         _d("option httpclose", _ANY_PROXY, switch=True),
         _d("option httplog", _FE, switch=True),
         _d("option dontlognull", _FE, switch=True),
+        _d("option persist", _BE, switch=True),
+        _d("option allbackups", _BE, switch=True),
+        _d("option log-health-checks", _BE, switch=True),
+        _d("option httpchk", _BE),
+        _d("http-check send", _BE),
+        _d("http-check expect", _BE),
+        _d("timeout check", _BE),
+        _d("cookie", _BE),
+        _d("appsession", "backend listen"),
+        _d("default-server", _BE, multi=True),
+        _d("stick-table", "backend listen"),
+        _d("stick on", "backend listen", multi=True),
+        _d("stick match", "backend listen", multi=True),
+        _d("stick store-request", "backend listen", multi=True),
+        _d("stick store-response", "backend listen", multi=True),
+        _d("redirect", "frontend backend listen", multi=True),
+        _d("spread-checks", "global"),
         _d("errorfile", _ANY_PROXY, named="status code"),
         _d("bind", "frontend listen", multi=True),
         _d("acl", "frontend backend listen", named="ACL name", multi=True),
@@ -161,9 +178,6 @@ LEGACY: dict[str, str] = {
     "contimeout": _TIMEOUT_HINT.format(kw="contimeout", new="timeout connect"),
     "clitimeout": _TIMEOUT_HINT.format(kw="clitimeout", new="timeout client"),
     "srvtimeout": _TIMEOUT_HINT.format(kw="srvtimeout", new="timeout server"),
-    "appsession": "'appsession' is not supported anymore since HAProxy 1.6. "
-    "Use a stick table instead ('stick-table type string ...' with 'stick on req.cook(NAME)' "
-    "and 'stick store-response res.cook(NAME)'; stick tables are not supported yet).",
     **{
         kw: _REMOVED_21.format(kw=kw) + (f" {hint}" if hint else "")
         for kw, hint in _REMOVED_HINTS.items()
@@ -172,19 +186,9 @@ LEGACY: dict[str, str] = {
 
 # Features that later releases of stack bring: "not supported yet", never "unknown".
 NOT_YET = (
-    "cookie",
-    "stick-table",
-    "stick",
-    "option httpchk",
-    "http-check",
+    "http-check",  # connect, comment, disable-on-404, send-state, set-var ...
     "stats",
     "peers",
-    "option persist",
-    "option log-health-checks",
-    "timeout check",
-    "default-server",
-    "spread-checks",
-    "redirect",
     "monitor-uri",
     "ssl-default-bind-ciphers",
     "ssl-default-bind-options",

@@ -17,6 +17,7 @@ _UNITS_US = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_0
 _UNITS_US["d"] = 86_400_000_000
 _SYNTAX = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
 MAX_US = 2_147_483_647 * 1_000
+MAX_SECONDS = 2_147_483_647
 UNITS_HELP = "use a number with us, ms, s, m, h or d; a bare number is milliseconds"
 
 
@@ -36,6 +37,25 @@ def parse_duration(text: str) -> float:
             f"duration {text!r} is too large (at most 2147483647ms, about 24.8 days)"
         )
     return micros / 1_000_000
+
+
+def parse_seconds(text: str) -> int:
+    """Whole seconds for an HAProxy time value counted in seconds (``cookie ... maxidle``):
+    there, as in HAProxy, **a bare number is seconds**; the largest value is 2147483647 s."""
+    match = _SYNTAX.fullmatch(text)
+    if match is None:
+        raise DurationError(
+            f"invalid duration {text!r} (use a number with us, ms, s, m, h or d; a bare number "
+            "is seconds here)"
+        )
+    number, unit = match.groups()
+    micros = int(number) * _UNITS_US[unit or "s"]
+    if micros % 1_000_000:
+        raise DurationError(f"{text!r} is not a whole number of seconds")
+    seconds = micros // 1_000_000
+    if seconds > MAX_SECONDS:
+        raise DurationError(f"duration {text!r} is too large (at most 2147483647s, about 68 years)")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

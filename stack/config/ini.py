@@ -23,7 +23,19 @@ from .errors import Problems
 # keys would otherwise leak into every section).
 _NO_DEFAULT_SECTION = "\n"
 # Directives HAProxy allows several times: INI takes them one per continuation line.
-REPEATABLE = frozenset({"bind", "log", "acl", "use_backend", "http-request", "http-response"})
+REPEATABLE = frozenset(
+    {
+        "bind",
+        "log",
+        "acl",
+        "use_backend",
+        "http-request",
+        "http-response",
+        "redirect",
+        "default-server",
+        "stick",
+    }
+)
 
 
 def new_parser(*, strict: bool = True) -> configparser.RawConfigParser:

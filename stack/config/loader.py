@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from . import directives as dirs
@@ -27,7 +27,7 @@ from .conditions import (
     suggest,
 )
 from .directives import Directive
-from .durations import parse_duration
+from .durations import format_duration, parse_duration
 from .errors import ConfigError, Invalid, Problems
 from .model import (
     Acl,
@@ -35,6 +35,7 @@ from .model import (
     Balance,
     Condition,
     ConnectionMode,
+    CookiePersistence,
     DemoServer,
     Endpoint,
     ErrorFile,
@@ -42,25 +43,44 @@ from .model import (
     Frontend,
     Global,
     HeaderRule,
+    HttpCheck,
+    HttpCheckExpect,
     Limits,
     LogTarget,
     Origin,
+    Redirect,
+    Sample,
     Server,
     StackConfig,
+    StickRule,
+    StickTable,
     Timeouts,
     UseBackend,
 )
 from .values import (
     INT_MAX,
+    AppSession,
+    HttpCheckSend,
+    ServerDefaults,
+    merge_http_check,
     overlaps,
+    parse_appsession,
     parse_balance,
     parse_bind,
+    parse_cookie,
+    parse_default_server,
     parse_endpoint,
     parse_forwardfor,
     parse_header_rule,
+    parse_http_check_expect,
+    parse_http_check_send,
+    parse_httpchk,
     parse_int,
     parse_log_target,
+    parse_redirect,
     parse_server,
+    parse_stick_rule,
+    parse_stick_table,
     parse_switch,
 )
 from .words import WordError, join_words, split_words
@@ -82,13 +102,25 @@ _TIMEOUT_FIELDS = {
     "timeout queue": "queue",
 }
 _REPEATABLE_HINT = (
-    "; only bind, log, acl, use_backend, http-request and http-response take one per line"
+    "; only bind, log, acl, use_backend, http-request, http-response, redirect, default-server "
+    "and the stick rules take one per line"
 )
 _MODES = {
     "option http-keep-alive": ConnectionMode.KEEP_ALIVE,
     "option http-server-close": ConnectionMode.SERVER_CLOSE,
     "option httpclose": ConnectionMode.CLOSE,
 }
+# option switches stored as a draft attribute of the same name
+_SWITCHES = {
+    "option redispatch": "redispatch",
+    "option httplog": "httplog",
+    "option dontlognull": "dontlognull",
+    "option persist": "persist",
+    "option allbackups": "allbackups",
+    "option log-health-checks": "log_health_checks",
+}
+# directives whose first value word is a name (written in the value, not in the key)
+_NAME_FIRST = {"cookie": "cookie", "appsession": "cookie"}
 
 
 def load(path: str) -> StackConfig:
@@ -155,9 +187,27 @@ class _Draft:
     rules: dict[str, list[tuple[list[str], Origin]]] = field(
         default_factory=lambda: {"http-request": [], "http-response": []}
     )
+    persist: bool | None = None
+    allbackups: bool | None = None
+    log_health_checks: bool | None = None
+    check_timeout_set: bool = False
+    check_timeout: float | None = None
+    cookie: CookiePersistence | None = None
+    httpchk_set: bool = False
+    httpchk: HttpCheck | None = None
+    httpchk_origin: Origin | None = None
+    httpchk_modern: str | None = None  # the 'http-check send' for a deprecated httpchk form
+    http_check_send: tuple[HttpCheckSend, Origin] | None = None
+    http_check_expect: tuple[HttpCheckExpect, Origin] | None = None
+    server_defaults: ServerDefaults = field(default_factory=ServerDefaults)
+    stick_table: tuple[StickTable, Origin] | None = None
+    appsession: tuple[AppSession, Origin] | None = None
+    stick_lines: list[tuple[str, list[str], Origin]] = field(default_factory=list)
+    redirect_lines: list[tuple[list[str], Origin]] = field(default_factory=list)
     # [global]
     node: str = ""
     limits: dict[str, int] = field(default_factory=dict)
+    spread_checks: int | None = None
     # [demo NAME]
     app: str | None = None
     demo_bind: tuple[Endpoint, Origin] | None = None
@@ -206,7 +256,7 @@ class _Loader:
         demos: list[tuple[DemoServer, Origin]] = []
         for kind, name, section in classified:
             if kind in dirs.PROXY_KINDS:
-                draft = self._section(kind, name, section)
+                draft = self._section(kind, name, section, defaults_draft)
                 built.append(self._build_proxy(draft, defaults_draft))
             elif kind == dirs.DEMO:
                 demo = self._demo(self._section(kind, name, section))
@@ -299,8 +349,12 @@ class _Loader:
 
     # --- one section: keys to draft -------------------------------------------------------------
 
-    def _section(self, kind: str, name: str, section: ini.Section) -> _Draft:
+    def _section(
+        self, kind: str, name: str, section: ini.Section, defaults: _Draft | None = None
+    ) -> _Draft:
         draft = _Draft(kind, name, section.header, section.line)
+        if defaults is not None:  # default-server lines of [defaults] come first
+            draft.server_defaults = defaults.server_defaults
         seen: set[str] = set()
         for entry in section.entries:
             if entry.key in seen:
@@ -362,6 +416,13 @@ class _Loader:
             item_name, rest = rest[0], rest[1:]
         if rest:
             directive = spec.name + (f" {item_name}" if item_name else "")
+            if spec.name in _NAME_FIRST and entry.value is not None:
+                what = _NAME_FIRST[spec.name]
+                value = " ".join([*rest, entry.value]).strip()
+                report(
+                    f"the {what} name is the first word of the value: write '{spec.name} = {value}'"
+                )
+                return None
             if entry.value is None:
                 report(
                     f"missing '=': write '{directive} = {' '.join(rest)}' "
@@ -376,9 +437,19 @@ class _Loader:
         self, kind: str, header: str, key: str, words: list[str], entry: ini.Entry
     ) -> str:
         first, two = words[0], " ".join(words[:2])
+        if first == "stick":
+            hint = (
+                " (HAProxy's 'stick store' is 'stick store-request')"
+                if two == "stick store"
+                else ""
+            )
+            return (
+                "'stick' is followed by 'on', 'match', 'store-request' or 'store-response' in "
+                f"the key, as in 'stick on = req.cook(JSESSIONID)'{hint}"
+            )
         for candidate in (two, first):
             if candidate in dirs.NOT_YET:
-                shown = two if first in ("stats", "stick", "http-check") else candidate
+                shown = two if first in ("stats", "http-check") else candidate
                 return f"'{shown}' is not supported yet"
             if candidate in dirs.UNSUPPORTED:
                 return dirs.unsupported_message(candidate)
@@ -452,7 +523,7 @@ class _Loader:
             return
         line, value = single
         if value is None:  # a bare "option redispatch" line, written without "="
-            if not spec.switch and spec.name != "option forwardfor":
+            if not spec.switch and spec.name not in ("option forwardfor", "option httpchk"):
                 self._problem(header, key, line, f"'{spec.name}' needs a value: '{key} = ...'")
                 return
             self._guard(draft, spec, item_name, key, line, "", [], None)
@@ -498,17 +569,38 @@ class _Loader:
         name = spec.name
         if spec.switch:
             on = parse_switch(value)
-            if name == "option redispatch":
-                draft.redispatch = on
-            elif name == "option httplog":
-                draft.httplog = on
-            elif name == "option dontlognull":
-                draft.dontlognull = on
+            if name in _SWITCHES:
+                setattr(draft, _SWITCHES[name], on)
             else:
                 draft.modes[_MODES[name]] = (on, origin)
         elif name in _TIMEOUT_FIELDS:
             seconds = parse_duration(_one(words, name))
             draft.timeouts[_TIMEOUT_FIELDS[name]] = seconds or None  # 0: no timeout (HAProxy)
+        elif name == "timeout check":
+            draft.check_timeout_set = True
+            draft.check_timeout = parse_duration(_one(words, name)) or None
+        elif name == "option httpchk":
+            draft.httpchk_set = True
+            draft.httpchk, draft.httpchk_modern = parse_httpchk(value, words)
+            draft.httpchk_origin = origin
+        elif name == "http-check send":
+            draft.http_check_send = (parse_http_check_send(words), origin)
+        elif name == "http-check expect":
+            draft.http_check_expect = (parse_http_check_expect(words), origin)
+        elif name == "cookie":
+            draft.cookie = parse_cookie(words, origin)
+        elif name == "default-server":
+            draft.server_defaults = parse_default_server(words, draft.server_defaults)
+        elif name == "stick-table":
+            draft.stick_table = (parse_stick_table(words), origin)
+        elif name == "appsession":
+            draft.appsession = (parse_appsession(words), origin)
+        elif name.startswith("stick "):
+            draft.stick_lines.append((name.split()[1], words, origin))
+        elif name == "redirect":
+            draft.redirect_lines.append((words, origin))
+        elif name == "spread-checks":
+            draft.spread_checks = parse_int(_one(words, name), "spread-checks", 0, 50)
         elif name == "option forwardfor":
             draft.forwardfor_set = True
             draft.forwardfor = parse_forwardfor(value, words)
@@ -551,7 +643,8 @@ class _Loader:
         elif name == "server":
             assert item_name is not None
             check_name(item_name, "server")
-            draft.servers.append(parse_server(item_name, words, origin))
+            server = parse_server(item_name, words, origin, draft.server_defaults)
+            draft.servers.append(self._server_files(server))
         elif name in ("http-request", "http-response"):
             draft.rules[name].append((words, origin))
         else:  # pragma: no cover - every table entry has a branch above
@@ -569,6 +662,24 @@ class _Loader:
         draft.logs.append(target)
         if draft.kind == dirs.GLOBAL:
             self.global_logs.append(target)
+
+    def _server_files(self, server: Server) -> Server:
+        """Check that a TLS server's CA file and certificate can be read; relative paths are
+        relative to the configuration file's directory, as for errorfile."""
+        tls = server.tls
+        if tls is None:
+            return server
+        paths = {}
+        for keyword, path in (("ca-file", tls.ca_file), ("crt", tls.crt)):
+            if path is None or (path == "@system-ca" and keyword == "ca-file"):
+                continue
+            full = path if os.path.isabs(path) else os.path.join(self.base_dir, path)
+            if not os.access(full, os.R_OK):
+                reason = "No such file or directory" if not os.path.exists(full) else "unreadable"
+                raise Invalid(f"{keyword}: cannot read {full!r}: {reason}")
+            paths[keyword.replace("-", "_")] = full
+        tls = replace(tls, ca_file=paths.get("ca_file", tls.ca_file), crt=paths.get("crt", tls.crt))
+        return replace(server, tls=tls)
 
     def _errorfile(self, code_text: str, words: list[str]) -> ErrorFile:
         code = parse_int(code_text, "the errorfile status code", 100, 599)
@@ -635,6 +746,7 @@ class _Loader:
             maxconn=draft.maxconn if draft.maxconn is not None else Global().maxconn,
             logs=tuple(draft.logs or ()),
             node=draft.node,
+            spread_checks=draft.spread_checks or 0,
             limits=limits,
         )
 
@@ -676,6 +788,7 @@ class _Loader:
             directive: tuple(self._rules(built, directive, lookup))
             for directive in ("http-request", "http-response")
         }
+        redirects = tuple(self._redirects(built, lookup))
         origin = self._origin(draft.header, "", draft.line)
         if draft.kind in (dirs.FRONTEND, dirs.LISTEN):
             if not draft.binds:
@@ -707,8 +820,12 @@ class _Loader:
                 dontlognull=_first(draft.dontlognull, defaults.dontlognull, False),
                 logs=logs,
                 origin=origin,
+                redirects=() if listen else redirects,
             )
         if draft.kind in (dirs.BACKEND, dirs.LISTEN):
+            notices: list[str] = []
+            stick_table, stick_rules = self._stick(built, lookup, notices)
+            check_timeout = (draft if draft.check_timeout_set else defaults).check_timeout
             built.backend = Backend(
                 name=draft.name,
                 servers=tuple(draft.servers),
@@ -724,8 +841,110 @@ class _Loader:
                 acls=acls,
                 origin=origin,
                 logs=logs,
+                cookie=draft.cookie or defaults.cookie,
+                persist=_first(draft.persist, defaults.persist, False),
+                allbackups=_first(draft.allbackups, defaults.allbackups, False),
+                httpchk=self._httpchk(draft, defaults, notices),
+                log_health_checks=_first(
+                    draft.log_health_checks, defaults.log_health_checks, False
+                ),
+                check_timeout=check_timeout,
+                stick_table=stick_table,
+                stick_rules=stick_rules,
+                redirects=redirects,
+                notices=tuple(notices),
             )
         return built
+
+    def _httpchk(self, draft: _Draft, defaults: _Draft, notices: list[str]) -> HttpCheck | None:
+        """``option httpchk`` with the ``http-check`` lines merged in; each of the three comes
+        from the section, else from [defaults]."""
+        source = draft if draft.httpchk_set else defaults
+        send = draft.http_check_send or defaults.http_check_send
+        expect = draft.http_check_expect or defaults.http_check_expect
+        if source.httpchk is None:
+            for own in (draft.http_check_send, draft.http_check_expect):
+                if own is not None:
+                    self.problems.at(
+                        own[1],
+                        f"'{own[1].key}' has no effect without 'option httpchk' (in this "
+                        "section or in [defaults]): the checks are plain connections",
+                    )
+            return None
+        if source.httpchk_modern is not None and source.httpchk_origin is not None:
+            notices.append(
+                f"{source.httpchk_origin}: headers written after the version are deprecated "
+                "since HAProxy 2.2, which warns about them; stack sends them as written. The "
+                f"current form is 'http-check send = {source.httpchk_modern}'."
+            )
+        return merge_http_check(
+            source.httpchk,
+            send[0] if send else None,
+            expect[0] if expect else None,
+        )
+
+    def _stick(
+        self,
+        built: _Built,
+        lookup: Callable[[str], tuple[Acl, ...] | None],
+        notices: list[str],
+    ) -> tuple[StickTable | None, tuple[StickRule, ...]]:
+        """The backend's stick table and rules, ``appsession`` included (as its stick-table
+        equivalent, with a notice)."""
+        draft = built.draft
+        table = draft.stick_table[0] if draft.stick_table else None
+        rules: list[StickRule] = []
+        if draft.appsession is not None:
+            appsession, origin = draft.appsession
+            if draft.stick_table is not None:
+                self.problems.at(
+                    origin,
+                    "this backend already has a stick-table (line "
+                    f"{draft.stick_table[1].line}): appsession would be a second one; keep one",
+                )
+            else:
+                table = appsession.table
+                rules.extend(_appsession_rules(appsession, origin))
+                notices.append(_appsession_notice(appsession, origin))
+        if table is not None and table.peers is not None and draft.stick_table is not None:
+            notices.append(
+                f"{draft.stick_table[1]}: 'peers {table.peers}': peers sections are not "
+                "supported yet, so this table lives in this process only and is not replicated"
+            )
+        for kind, words, origin in draft.stick_lines:
+
+            def condition(cond_words: list[str], origin: Origin = origin) -> Condition:
+                return self._condition(built, cond_words, lookup, origin)
+
+            try:
+                rules.append(parse_stick_rule(kind, words, condition, origin))
+            except Invalid as exc:
+                self.problems.at(origin, str(exc))
+        rules.sort(key=lambda rule: rule.origin.line)
+        return table, tuple(rules)
+
+    def _redirects(
+        self, built: _Built, lookup: Callable[[str], tuple[Acl, ...] | None]
+    ) -> list[Redirect]:
+        """``http-request redirect`` rules, then ``redirect`` ones: HAProxy evaluates the
+        http-request rules first, then the redirect rules, each in file order."""
+        request = [
+            (words[1:], origin, True)
+            for words, origin in built.draft.rules["http-request"]
+            if words and words[0] == "redirect"
+        ]
+        plain = [(words, origin, False) for words, origin in built.draft.redirect_lines]
+        redirects = []
+        for words, origin, fmt in request + plain:
+
+            def condition(cond_words: list[str], origin: Origin = origin) -> Condition:
+                return self._condition(built, cond_words, lookup, origin)
+
+            try:
+                redirects.append(parse_redirect(words, condition, origin, logformat=fmt))
+            except Invalid as exc:
+                self.problems.at(origin, str(exc))
+        return redirects
 
     def _acls(self, draft: _Draft) -> dict[str, tuple[Acl, ...]]:
         """The named ACLs of a section: lines sharing a name are ORed, as in HAProxy."""
@@ -778,6 +997,8 @@ class _Loader:
     ) -> list[HeaderRule]:
         rules = []
         for words, origin in built.draft.rules[directive]:
+            if directive == "http-request" and words and words[0] == "redirect":
+                continue  # a redirect rule (see _redirects)
 
             def condition(cond_words: list[str], origin: Origin = origin) -> Condition:
                 return self._condition(built, cond_words, lookup, origin)
@@ -802,6 +1023,8 @@ class _Loader:
                 name, origin = draft.default_backend
                 if name not in backends:
                     self.problems.at(origin, _no_backend(name, list(backends)))
+            if item.backend is not None:
+                self._check_stick_tables(item.backend, backends)
             used = [acl for group in item.acls.values() for acl in group]
             for condition in item.conditions:
                 used.extend(condition_acls(condition))
@@ -810,6 +1033,28 @@ class _Loader:
                     message = _no_backend(str(acl.fetch_arg), list(backends))
                     self.problems.at(acl.origin, f"nbsrv({acl.fetch_arg}): {message}")
         self._check_binds(built, demos)
+
+    def _check_stick_tables(self, backend: Backend, backends: dict[str, _Built]) -> None:
+        """Every stick rule needs a table: the backend's own, or another backend's by name."""
+        for rule in backend.stick_rules:
+            if rule.table is None:
+                if backend.stick_table is None:
+                    self.problems.at(
+                        rule.origin,
+                        f"no stick-table in [{rule.origin.section}]: add 'stick-table = type "
+                        "... size ...' here, or name another backend's with 'table NAME'",
+                    )
+                continue
+            target = backends.get(rule.table)
+            if target is None:
+                names = [n for n, b in backends.items() if b.backend and b.backend.stick_table]
+                self.problems.at(
+                    rule.origin, f"table {rule.table}: {_no_backend(rule.table, names)}"
+                )
+            elif target.backend is not None and target.backend.stick_table is None:
+                self.problems.at(
+                    rule.origin, f"table {rule.table}: [{target.draft.header}] has no stick-table"
+                )
 
     def _check_proxy_names(self, built: list[_Built]) -> None:
         """A listen is a frontend and a backend: its name may not be reused by either."""
@@ -916,6 +1161,42 @@ def _first(*values: T | None) -> T:
 
 def _no_backend(name: str, backends: list[str]) -> str:
     return f"no backend named '{name}'" + suggest(name, backends)
+
+
+def _appsession_rules(appsession: AppSession, origin: Origin) -> list[StickRule]:
+    """HAProxy's replacement for appsession (haproxy.md §1.3): learn the cookie from the
+    request and from the server's Set-Cookie, route requests that present it."""
+    name = appsession.cookie
+    rules = [
+        StickRule("on", Sample("req.cook", name, f"req.cook({name})"), None, None, origin),
+        StickRule(
+            "store-response", Sample("res.cook", name, f"res.cook({name})"), None, None, origin
+        ),
+    ]
+    if appsession.query_string:
+        rules.insert(
+            1, StickRule("on", Sample("url_param", name, f"url_param({name})"), None, None, origin)
+        )
+    return rules
+
+
+def _appsession_notice(appsession: AppSession, origin: Origin) -> str:
+    table = appsession.table
+    expire = format_duration(table.expire or 0)
+    lines = [
+        f"stick-table = type string len {table.key_len} size 1m expire {expire}",
+        *(
+            f"stick {rule.kind} = {rule.sample.text}"
+            for rule in _appsession_rules(appsession, origin)
+        ),
+    ]
+    quoted = [f"'{line}'" for line in lines]
+    written = ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return (
+        f"{origin}: HAProxy removed 'appsession' in 1.6; stack runs this one as the stick table "
+        f"HAProxy recommends instead: {written}. Write these lines in place of 'appsession' "
+        "and this notice goes away."
+    )
 
 
 def looks_like_key(text: str) -> bool:

@@ -358,12 +358,13 @@ class StickTableType(Enum):
 @dataclass(frozen=True, slots=True)
 class StickTable:
     """``stick-table type T [len N] size N [expire T] [nopurge] [peers NAME]``; ``size`` is an
-    entry count (``30k`` = 30720), ``expire`` seconds or ``None``; ``key_len`` is ``len``
-    (string keys longer than it are cut, HAProxy default 32)."""
+    entry count (``30k`` = 30720), ``expire`` seconds or ``None``; ``key_len`` is ``len``, the
+    most bytes a string key keeps (31 without ``len``: HAProxy's key size 32 minus the NUL);
+    longer keys are cut."""
 
     type: StickTableType
     size: int
-    key_len: int = 32
+    key_len: int = 31
     expire: float | None = None
     nopurge: bool = False
     peers: str | None = None

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stack.config.durations import MAX_US, DurationError, format_duration, parse_duration
+from stack.config.durations import (
+    MAX_US,
+    DurationError,
+    format_duration,
+    parse_duration,
+    parse_seconds,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +82,39 @@ def test_parse_then_format_then_parse(unit: str, number: int) -> None:
     except DurationError:
         return  # beyond the 24.8-day limit
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+# --- whole seconds (cookie maxidle / maxlife) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30", 30),  # a bare number is seconds here, as HAProxy reads maxidle/maxlife
+        ("0", 0),
+        ("30m", 1800),
+        ("8h", 28800),
+        ("1d", 86400),
+        ("2000ms", 2),
+        ("2147483647", 2147483647),
+    ],
+)
+def test_parse_seconds(text: str, seconds: int) -> None:
+    assert parse_seconds(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1500ms", "'1500ms' is not a whole number of seconds"),
+        ("10us", "'10us' is not a whole number of seconds"),
+        ("1.5h", "invalid duration '1.5h' (use a number with us, ms, s, m, h or d; a bare number "
+         "is seconds here)"),
+        ("2147483648", "duration '2147483648' is too large (at most 2147483647s, about 68 years)"),
+        ("", "invalid duration ''"),
+    ],
+)  # fmt: skip
+def test_parse_seconds_errors(text: str, message: str) -> None:
+    with pytest.raises(DurationError) as info:
+        parse_seconds(text)
+    assert str(info.value) == message or str(info.value).startswith(message)

@@ -254,8 +254,8 @@ CASES = [
     (
         "[global]\nmaxconn = 1\n  2\n",
         "t.ini:3: [global] maxconn: 'maxconn' takes a single value; only bind, log, acl, "
-        "use_backend, http-request and http-response take one per line (unindent this line if it "
-        "is a new key)",
+        "use_backend, http-request, http-response, redirect, default-server and the stick rules "
+        "take one per line (unindent this line if it is a new key)",
     ),
     # [global]
     (
@@ -334,8 +334,8 @@ CASES = [
         "process",
     ),
     (
-        "[global]\nspread-checks = 5\n",
-        "t.ini:2: [global] spread-checks: 'spread-checks' is not supported yet",
+        "[global]\nspread-checks = 51\n",
+        "t.ini:2: [global] spread-checks: spread-checks must be between 0 and 50, not 51",
     ),
     (
         "[global]\nstats socket = /tmp/haproxy level admin\n",
@@ -384,8 +384,9 @@ CASES = [
         "about 24.8 days)",
     ),
     (
-        "[defaults]\ntimeout check = 5s\n",
-        "t.ini:2: [defaults] timeout check: 'timeout check' is not supported yet",
+        "[defaults]\ntimeout check = 5x\n",
+        "t.ini:2: [defaults] timeout check: invalid duration '5x' (use a number with us, ms, s, "
+        "m, h or d; a bare number is milliseconds)",
     ),
     (
         "[defaults]\ntimeout tunnel = 1h\n",
@@ -420,12 +421,14 @@ CASES = [
         "t.ini:2: [defaults] option nolinger: 'option nolinger' is not supported by stack",
     ),
     (
-        "[defaults]\noption httpchk = GET /\n",
-        "t.ini:2: [defaults] option httpchk: 'option httpchk' is not supported yet",
+        "[defaults]\noption httpchk = GET / HTTP/2\n",
+        "t.ini:2: [defaults] option httpchk: unsupported check version 'HTTP/2' (use HTTP/1.0 or "
+        "HTTP/1.1)",
     ),
     (
-        "[defaults]\noption persist\n",
-        "t.ini:2: [defaults] option persist: 'option persist' is not supported yet",
+        "[defaults]\noption persist = sometimes\n",
+        "t.ini:2: [defaults] option persist: expected on or off (or yes/no, true/false, 1/0), not "
+        "'sometimes'",
     ),
     (
         "[defaults]\nbalance = random\n",
@@ -520,40 +523,51 @@ CASES = [
         "HAProxy 2.1. Use 'http-response del-header' instead.",
     ),
     (
-        "[backend b]\nappsession = JSESSIONID len 52 timeout 3h\n",
-        "t.ini:2: [backend b] appsession: 'appsession' is not supported anymore since HAProxy "
-        "1.6. Use a stick table instead ('stick-table type string ...' with 'stick on "
-        "req.cook(NAME)' and 'stick store-response res.cook(NAME)'; stick tables are not "
-        "supported yet).",
+        "[defaults]\nappsession = JSESSIONID len 52 timeout 3h\n",
+        "t.ini:2: [defaults] appsession: 'appsession' is not allowed in a defaults section (only "
+        "in: backend, listen)",
     ),
-    # later issues: "not supported yet"
     (
         "[backend b]\ncookie SRVID = insert indirect nocache\n",
-        "t.ini:2: [backend b] cookie SRVID: 'cookie' is not supported yet",
+        "t.ini:2: [backend b] cookie SRVID: the cookie name is the first word of the value: write "
+        "'cookie = SRVID insert indirect nocache'",
     ),
     (
-        "[backend b]\nstick-table = type ip size 1m\n",
-        "t.ini:2: [backend b] stick-table: 'stick-table' is not supported yet",
+        "[backend b]\ncookie SRVID insert indirect nocache\n",
+        "t.ini:2: [backend b] cookie SRVID insert indirect nocache: missing '=': write 'cookie = "
+        "SRVID insert indirect nocache' (the key is the directive, the value the rest of the "
+        "HAProxy line)",
+    ),
+    (
+        "[backend b]\nstick-table = type ip\n",
+        "t.ini:2: [backend b] stick-table: stick-table: missing size (such as 'size 1m')",
     ),
     (
         "[backend b]\nstick on = src\n",
-        "t.ini:2: [backend b] stick on: 'stick on' is not supported yet",
+        "t.ini:2: [backend b] stick on: no stick-table in [backend b]: add 'stick-table = type ... "
+        "size ...' here, or name another backend's with 'table NAME'",
     ),
     (
-        "[backend b]\nstick match = src\n",
-        "t.ini:2: [backend b] stick match: 'stick match' is not supported yet",
+        "[backend b]\nstick store = src\n",
+        "t.ini:2: [backend b] stick store: 'stick' is followed by 'on', 'match', 'store-request' "
+        "or 'store-response' in the key, as in 'stick on = req.cook(JSESSIONID)' (HAProxy's "
+        "'stick store' is 'stick store-request')",
     ),
     (
-        "[backend b]\nstick store-request = src\n",
-        "t.ini:2: [backend b] stick store-request: 'stick store-request' is not supported yet",
-    ),
-    (
-        "[backend b]\nstick store-response = res.cook(x)\n",
-        "t.ini:2: [backend b] stick store-response: 'stick store-response' is not supported yet",
+        "[frontend f]\nbind = :1\nstick-table = type ip size 1m\n",
+        "t.ini:3: [frontend f] stick-table: 'stick-table' is not allowed in a frontend section "
+        "(only in: backend, listen)",
     ),
     (
         "[backend b]\nhttp-check expect = status 200\n",
-        "t.ini:2: [backend b] http-check expect: 'http-check expect' is not supported yet",
+        "t.ini:2: [backend b] http-check expect: 'http-check expect' has no effect without 'option "
+        "httpchk' (in this section or in [defaults]): the checks are plain connections",
+    ),
+    # later issues: "not supported yet"
+    (
+        "[backend b]\noption httpchk\nhttp-check disable-on-404\n",
+        "t.ini:3: [backend b] http-check disable-on-404: 'http-check disable-on-404' is not "
+        "supported yet",
     ),
     (
         "[listen l]\nstats uri = /stats\n",
@@ -564,8 +578,14 @@ CASES = [
         "t.ini:2: [backend b] peers: 'peers' is not supported yet",
     ),
     (
-        "[frontend f]\nredirect = scheme https if !{ ssl_fc }\n",
-        "t.ini:2: [frontend f] redirect: 'redirect' is not supported yet",
+        "[frontend f]\nbind = :1\nredirect = scheme https code 305\n",
+        "t.ini:3: [frontend f] redirect: 'code': unsupported HTTP code '305' (must be one of 301, "
+        "302, 303, 307 or 308)",
+    ),
+    (
+        "[defaults]\nredirect = scheme https\n",
+        "t.ini:2: [defaults] redirect: 'redirect' is not allowed in a defaults section (only in: "
+        "frontend, backend, listen)",
     ),
     # frontend keys
     (
@@ -734,8 +754,8 @@ CASES = [
         "t.ini:2: [backend b] server s: maxconn must be between 0 and 2147483647, not -5",
     ),
     (
-        "[backend b]\nserver s = 10.0.0.1:80 check\n",
-        "t.ini:2: [backend b] server s: server keyword 'check' is not supported yet",
+        "[backend b]\nserver s = 10.0.0.1:80 check agent-check\n",
+        "t.ini:2: [backend b] server s: server keyword 'agent-check' is not supported yet",
     ),
     (
         "[backend b]\nserver s = 10.0.0.1\n",
@@ -1475,6 +1495,16 @@ _KEYS = [
     "app",
     "contimeout",
     "cookie C",
+    "cookie",
+    "appsession",
+    "stick-table",
+    "stick on",
+    "stick store-response",
+    "default-server",
+    "redirect",
+    "option httpchk",
+    "http-check send",
+    "http-check expect",
     "bogus",
 ]
 _TOKENS = [
@@ -1482,6 +1512,8 @@ _TOKENS = [
     *("/x", "nbsrv(b)", "ge", "1", "-i", "-m", "([", "src", "ssl_fc", "set-header", "X-A"),
     *("%[src]", "%", "weight", "300", "roundrobin", "uri", "len", "stdout", "local0", "global"),
     *("/dev/null", "5s", "on", "except", '"q q"', "'x", "\\", "site", "TRUE", "--", "\x00"),
+    *("insert", "prefix", "maxidle", "table", "type", "string", "size", "req.cook(x)", "check"),
+    *("ssl", "verify", "none", "inter", "scheme", "code", "status", "hdr", "GET", "timeout"),
 ]
 _LINE = st.one_of(
     st.sampled_from(_SECTIONS),

@@ -1,12 +1,14 @@
 """Seed 004's haproxy.cfg translated to INI (etc/examples/seed-004-balancer.ini).
 
 The seed is a real operator config: a frontend that routes /appN/ to backend appN when that
-backend has a server up, and three round-robin backends. Its cookie, httpchk, reqirep and
-server check lines belong to later issues; pasting them must give clear messages.
+backend has a server up, and three round-robin backends with an inserted SRVID cookie, HTTP
+health checks, and reqirep/rspirep lines rewritten as HAProxy 2.x's replace-path and
+replace-header. Pasting the seed's raw lines must give clear messages.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -16,7 +18,10 @@ from stack.config import ConfigError, load, summary
 from stack.config.model import (
     Algorithm,
     ConnectionMode,
+    CookieMode,
+    CookiePersistence,
     Endpoint,
+    HttpCheck,
     IntPattern,
     MatchMethod,
 )
@@ -29,17 +34,18 @@ def test_the_example_loads() -> None:
     cfg = load(str(EXAMPLE))
     assert summary(cfg) == (
         f"Configuration file is valid: {EXAMPLE} (1 frontend, 3 backends, 9 servers, "
-        "0 demo servers)"
+        "9 demo servers)"
     )
     assert cfg.global_.maxconn == 4096
     assert cfg.global_.node == "lb1"
+    assert cfg.global_.spread_checks == 5
 
 
 def test_routing_model() -> None:
     cfg = load(str(EXAMPLE))
     (web,) = cfg.frontends
     assert web.name == "web"
-    assert web.binds == (Endpoint("127.0.0.1", 8080),)
+    assert web.binds == (Endpoint("127.0.0.1", 18040),)
     assert web.default_backend is None  # "If we get here ... users will get an error"
     assert web.maxconn == 2000  # from [defaults]
     assert web.dontlognull and not web.httplog
@@ -88,13 +94,63 @@ def test_backends() -> None:
         assert backend.timeouts.server == 50.0  # srvtimeout 50000
         assert backend.timeouts.client == 50.0  # clitimeout 50000
         assert [(s.name, s.address, s.weight) for s in backend.servers] == [
-            (f"app{n}_{i}", Endpoint("127.0.0.1", 9200 + 10 * n + i), 1) for i in (1, 2, 3)
+            (f"app{n}_{i}", Endpoint("127.0.0.1", 9400 + 10 * n + i), 1) for i in (1, 2, 3)
         ]
+        # cookie SRVID insert indirect nocache
+        assert backend.cookie is not None
+        assert backend.cookie == CookiePersistence(
+            "SRVID",
+            CookieMode.INSERT,
+            indirect=True,
+            nocache=True,
+            origin=backend.cookie.origin,
+        )
+        # option httpchk GET / HTTP/1.0\r\nUser-Agent:\ HAProxy
+        assert backend.httpchk == HttpCheck("GET", "/", "HTTP/1.0", ((b"user-agent", b"HAProxy"),))
+        (notice,) = backend.notices
+        assert "'http-check send = hdr User-Agent HAProxy'" in notice
+        # server appN_i <address> cookie appN_i check inter 10s rise 2 fall 2
+        for i, server in enumerate(backend.servers, start=1):
+            assert (server.cookie, server.check, server.inter, server.rise, server.fall) == (
+                f"app{n}_{i}",
+                True,
+                10.0,
+                2,
+                2,
+            )
+            assert (server.tls, server.check_ssl, server.check_port) == (None, False, None)
     app3 = cfg.backend("app3")
     assert [e.status for e in app3.errorfiles] == [400, 403, 408, 500, 502, 503, 504]
     for errorfile in app3.errorfiles:
         assert errorfile.response.startswith(f"HTTP/1.0 {errorfile.status} ".encode())
     assert cfg.backend("app1").errorfiles == ()
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_reqirep_and_rspirep_become_replace_path_and_replace_header(app: str) -> None:
+    backend = load(str(EXAMPLE)).backend(app)
+    (path,) = backend.http_request
+    assert (path.action, path.name) == ("replace-path", b"")
+    assert isinstance(path.regex, re.Pattern)
+    assert path.value is not None
+    # reqirep ^([^\ ]*)\ /app1/([^\ ]*)\ (.*)$ \1\ /\2\ \3: the path loses /appN
+    replacement = path.value.parts[0]
+    assert isinstance(replacement, bytes)
+    assert path.regex.sub(replacement, f"/{app}/a/b.php".encode()) == b"/a/b.php"
+    assert path.regex.sub(replacement, b"/other/x") == b"/other/x"
+    location, set_cookie = backend.http_response
+    assert (location.action, location.name) == ("replace-header", b"location")
+    assert (set_cookie.action, set_cookie.name) == ("replace-header", b"set-cookie")
+    for rule, before, after in (
+        (location, b"http://lb1/x/y?z", f"http://lb1/{app}/x/y?z".encode()),
+        (set_cookie, b"SRVID=a; path=/", f"SRVID=a; path=/{app}/".encode()),
+        (set_cookie, b"S=1; Path=/x; HttpOnly", f"S=1; Path=/{app}/x; HttpOnly".encode()),
+    ):
+        assert isinstance(rule.regex, re.Pattern)
+        assert rule.value is not None
+        part = rule.value.parts[0]
+        assert isinstance(part, bytes)
+        assert rule.regex.sub(part, before) == after
 
 
 # --- pasting the seed's other lines --------------------------------------------------------------
@@ -164,24 +220,34 @@ def test_pasting_the_old_timeouts(tmp_path: Path, line: str, key: str, new: str)
 @pytest.mark.parametrize(
     ("section", "line", "message"),
     [
-        ("backend app1", "cookie SRVID = insert indirect nocache", "'cookie' is not supported yet"),
         (
             "backend app1",
-            r"option httpchk = GET / HTTP/1.0\r\nUser-Agent:\ HAProxy",
-            "'option httpchk' is not supported yet",
+            "cookie SRVID insert indirect nocache",
+            "missing '=': write 'cookie = SRVID insert indirect nocache'",
+        ),
+        (
+            "backend app1",
+            r"option httpchk GET / HTTP/1.0\r\nUser-Agent:\ HAProxy",
+            r"missing '=': write 'option httpchk = GET / HTTP/1.0\r\nUser-Agent:\ HAProxy'",
         ),
         ("backend app1", "option nolinger", "'option nolinger' is not supported by stack"),
         (
             "backend app1",
-            "server app1_4 = 10.0.0.4:80 cookie app1_4 check inter 10s rise 2 fall 2",
-            "server keywords 'cookie', 'check', 'inter', 'rise', 'fall' are not supported yet",
+            "server app1_4 <address> cookie app1_4 check inter 10s rise 2 fall 2",
+            "missing '=': write 'server app1_4 = <address> cookie app1_4 check inter 10s rise 2 "
+            "fall 2'",
         ),
-        ("global", "spread-checks = 5", "'spread-checks' is not supported yet"),
+        (
+            "backend app1",
+            "server app1_4 = cookie app1_4 check inter 10s rise 2 fall 2",
+            "the address is missing: the value starts with the keyword 'cookie'",
+        ),
+        ("global", "spread-checks 5", "missing '=': write 'spread-checks = 5'"),
         ("global", "user = haproxy", "'user' is handled by twistd: use twistd --uid"),
         ("defaults", "maxconn 2000", "missing '=': write 'maxconn = 2000'"),
     ],
 )
-def test_pasting_later_features(tmp_path: Path, section: str, line: str, message: str) -> None:
+def test_pasting_raw_lines(tmp_path: Path, section: str, line: str, message: str) -> None:
     (problem,) = problems_with(tmp_path, section, line)
     assert problem.startswith(f"seed.ini:{_line(section)}: [{section}] ")
     assert message in problem
