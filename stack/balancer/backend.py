@@ -107,7 +107,9 @@ class BackendRuntime:
         self.name = config.name
         self.deadlines = deadlines
         self.servers = [ServerRuntime(s, self, i) for i, s in enumerate(config.servers, 1)]
-        self.balancer: Balancer = make_balancer(config.balance, self.servers)
+        self.balancer: Balancer = make_balancer(
+            config.balance, self.servers, allbackups=config.allbackups
+        )
         self._hashing = config.balance.algorithm in (Algorithm.SOURCE, Algorithm.URI)
         # Only load-aware algorithms need to hear about every request taken and released.
         balancer = type(self.balancer)

@@ -265,6 +265,10 @@ def test_default_server_errors_are_located(problems_of: Problems) -> None:
 # --- TLS files -----------------------------------------------------------------------------------
 
 
+@pytest.mark.skip(
+    reason="the loader refuses 'ssl' on servers until the connection pool opens TLS "
+    "connections (the next step of issue 3); these tests pin the file handling for then"
+)
 def test_tls_files_are_read_relative_to_the_config(load_ini: Load, in_tmp: Path) -> None:
     Path("certs").mkdir()
     Path("certs/ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
@@ -281,6 +285,10 @@ def test_tls_files_are_read_relative_to_the_config(load_ini: Load, in_tmp: Path)
     assert t.tls == ServerTls(True, "@system-ca")
 
 
+@pytest.mark.skip(
+    reason="the loader refuses 'ssl' on servers until the connection pool opens TLS "
+    "connections (the next step of issue 3); these tests pin the file handling for then"
+)
 def test_missing_tls_files(problems_of: Problems) -> None:
     assert problems_of(
         """\
@@ -300,7 +308,7 @@ def test_server_keywords_in_the_loader(load_ini: Load) -> None:
         """
         [backend b]
         server a = 127.0.0.1:9001 cookie A check inter 2s fastinter 500 downinter 5s port 9100
-        server b = 127.0.0.1:9002 cookie B backup slowstart 10s redir https://b.example.com
+        server b = 127.0.0.1:9002 cookie B backup slowstart 10s
         """
     )
     a, b = cfg.backend("b").servers
@@ -312,5 +320,5 @@ def test_server_keywords_in_the_loader(load_ini: Load) -> None:
         5.0,
         9100,
     )
-    assert (b.cookie, b.backup, b.slowstart, b.redir) == ("B", True, 10.0, "https://b.example.com")
+    assert (b.cookie, b.backup, b.slowstart, b.redir) == ("B", True, 10.0, None)
     assert str(a.origin) == "t.ini:3: [backend b] server a"
