@@ -230,6 +230,26 @@ class _RequestState:
         self.first = 0  # txn->cookie_first_date
 
 
+def _strip_equal_blanks(
+    buf: bytearray, att_end: int, equal: int, val_beg: int
+) -> tuple[int, int, int]:
+    """Remove the blanks before and after a cookie's ``=`` in place, as HAProxy does for every
+    cookie it parses. Returns the shift of what follows (0 or negative) and the new positions
+    of ``=`` and of the value."""
+    stripped = 0
+    if att_end != equal:
+        del buf[att_end:equal]
+        stripped = att_end - equal
+        equal += stripped
+        val_beg += stripped
+    if val_beg > equal + 1:
+        del buf[equal + 1 : val_beg]
+        after = equal + 1 - val_beg
+        val_beg += after
+        stripped += after
+    return stripped, equal, val_beg
+
+
 class CookiePersistenceRules:
     """One backend's ``cookie`` directive, applied to requests and responses."""
 
@@ -370,17 +390,7 @@ class CookiePersistenceRules:
 
             # blanks around '=' are removed (for every cookie, not only ours)
             if att_end != equal or val_beg > equal + 1:
-                stripped = 0
-                if att_end != equal:
-                    del buf[att_end:equal]
-                    stripped = att_end - equal
-                    equal += stripped
-                    val_beg += stripped
-                if val_beg > equal + 1:
-                    del buf[equal + 1 : val_beg]
-                    after = equal + 1 - val_beg
-                    val_beg += after
-                    stripped += after
+                stripped, equal, val_beg = _strip_equal_blanks(buf, att_end, equal, val_beg)
                 val_end += stripped
                 nxt += stripped
                 hdr_end += stripped
@@ -628,17 +638,7 @@ class CookiePersistenceRules:
                 prev = nxt
                 continue
             if att_end != equal or val_beg > equal + 1:
-                stripped = 0
-                if att_end != equal:
-                    del buf[att_end:equal]
-                    stripped = att_end - equal
-                    equal += stripped
-                    val_beg += stripped
-                if val_beg > equal + 1:
-                    del buf[equal + 1 : val_beg]
-                    after = equal + 1 - val_beg
-                    val_beg += after
-                    stripped += after
+                stripped, equal, val_beg = _strip_equal_blanks(buf, att_end, equal, val_beg)
                 val_end += stripped
                 nxt += stripped
                 hdr_end += stripped
