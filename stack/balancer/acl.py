@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Protocol
 
+from stack.balancer.samples import read_int64
 from stack.config import model
 from stack.http.message import Request
 
@@ -72,8 +73,6 @@ _Match = Callable[[bytes], bool]
 _LWS = b" \t"
 _DIR_DELIMS = b"/?"
 _DOM_DELIMS = b"/?.:"
-_INT64_MAX = (1 << 63) - 1
-_INT64_MIN = -(1 << 63)
 _INT_OPS: dict[str, Callable[[int, int], bool]] = {
     "eq": operator.eq,
     "ne": operator.ne,
@@ -268,7 +267,7 @@ def _str_matcher(acl: model.Acl) -> _Match:
         int_match = _int_matcher(acl.patterns)
 
         def str_int(s: bytes) -> bool:
-            v = _read_int64(s)
+            v = read_int64(s)
             return v is not None and int_match(v)
 
         return str_int
@@ -348,28 +347,8 @@ def _found(s: bytes) -> bool:
 
 
 def _str_bool(s: bytes) -> bool:
-    v = _read_int64(s)
+    v = read_int64(s)
     return bool(v)
-
-
-def _read_int64(s: bytes) -> int | None:
-    """``c_str2int``/``read_int64``: sign then leading digits; empty -> no sample."""
-    if not s:
-        return None
-    i = 0
-    neg = False
-    if s[:1] == b"-":
-        neg, i = True, 1
-    elif s[:1] == b"+":
-        i = 1
-    j = i
-    n = len(s)
-    while j < n and 48 <= s[j] <= 57:
-        j += 1
-    v = int(s[i:j]) if j > i else 0
-    if neg:
-        return max(-v, _INT64_MIN)
-    return min(v, _INT64_MAX)
 
 
 def _word_matcher(pats: Sequence[bytes], delims: bytes) -> _Match:

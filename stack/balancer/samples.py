@@ -85,6 +85,31 @@ _REQUEST_FETCHES = frozenset({"req.cook", "req.hdr", "url_param", "src"})
 _RESPONSE_FETCHES = frozenset({"res.cook", "res.hdr"})
 
 
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+
+
+def read_int64(data: bytes) -> int | None:
+    """``c_str2int``: ``None`` for an empty string, else ``read_int64``'s value: optional
+    sign, leading decimal digits (none is 0), saturated to the signed 64-bit range."""
+    if not data:
+        return None
+    i = 0
+    neg = False
+    if data[:1] == b"-":
+        neg, i = True, 1
+    elif data[:1] == b"+":
+        i = 1
+    j = i
+    n = len(data)
+    while j < n and 48 <= data[j] <= 57:
+        j += 1
+    value = int(data[i:j]) if j > i else 0
+    if neg:
+        return max(-value, _INT64_MIN)
+    return min(value, _INT64_MAX)
+
+
 def canonical_fetch(name: str) -> str:
     """The canonical name of a supported fetch keyword (``urlp`` -> ``url_param``)."""
     try:

@@ -80,8 +80,6 @@ MAX_STORES = 8  # struct stream: store[8]
 DT_SERVER_ID = 0  # STKTABLE_DT_SERVER_ID
 DT_SERVER_KEY = 19  # STKTABLE_DT_SERVER_KEY
 _U32 = 0xFFFFFFFF
-_INT64_MAX = (1 << 63) - 1
-_INT64_MIN = -(1 << 63)
 _INET6_ADDRSTRLEN = 46
 _V4MAPPED = b"\0" * 10 + b"\xff\xff"  # rfc4291_pfx
 _PTR_BASE = 0x55D0C0DE0000  # synthetic entry "pointers" for `show table`
@@ -199,7 +197,7 @@ class StickTable:
                 data = data[:nul]
             return data[: self.key_size - 1]
         if t is model.StickTableType.INTEGER:
-            value = read_int64(data)
+            value = samples.read_int64(data)
             return None if value is None else value & _U32
         if t is model.StickTableType.IP:
             return buf2ip(data)
@@ -460,27 +458,6 @@ class StickTable:
 
 
 # --- sample casts (src/sample.c, src/tools.c) ----------------------------------------------------
-
-
-def read_int64(data: bytes) -> int | None:
-    """``c_str2int``: ``None`` for an empty string, else ``read_int64``'s value: optional
-    sign, leading decimal digits (none is 0), saturated to the signed 64-bit range."""
-    if not data:
-        return None
-    i = 0
-    neg = False
-    if data[:1] == b"-":
-        neg, i = True, 1
-    elif data[:1] == b"+":
-        i = 1
-    j = i
-    n = len(data)
-    while j < n and 48 <= data[j] <= 57:
-        j += 1
-    value = int(data[i:j]) if j > i else 0
-    if neg:
-        return max(-value, _INT64_MIN)
-    return min(value, _INT64_MAX)
 
 
 def buf2ip(data: bytes) -> bytes | None:

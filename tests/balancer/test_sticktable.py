@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stack.balancer.samples import read_int64
 from stack.balancer.sticktable import (
     MAX_STORES,
     StickEntry,
@@ -18,7 +19,6 @@ from stack.balancer.sticktable import (
     StickTable,
     buf2ip,
     dump_text,
-    read_int64,
 )
 from stack.config import model
 from stack.http.message import Request, Response
