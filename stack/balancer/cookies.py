@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from stack.balancer.samples import COOKIE_VALUE_STOP, HDR_VALUE_STOP, value_end
 from stack.config.model import CookieMode, CookiePersistence
 from stack.http.message import Headers, Request, Response
 
@@ -127,8 +128,6 @@ _SAFE_METHODS = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE"))
 _UNCACHEABLE = frozenset((b"private", b"no-cache", b"no-store", b"max-age=0", b"s-maxage=0"))
 
 
-_COOKIE_VALUE_STOP = re.compile(rb'[",;]')
-_HDR_VALUE_STOP = re.compile(rb'[",]')
 _ATT_STOP = re.compile(rb"[=,;]")  # Cookie, Set-Cookie2
 _ATT_STOP_SET_COOKIE = re.compile(rb"[=;]")
 
@@ -141,31 +140,6 @@ def _blank_by_equal(value: bytes) -> bool:
         or b"= " in value
         or (b"\t" in value and (b"\t=" in value or b"=\t" in value))
     )
-
-
-def _value_end(buf: bytearray, s: int, e: int, stop: re.Pattern[bytes]) -> int:
-    """``http_find_cookie_value_end`` (``stop`` = ``[",;]``) or ``http_find_hdr_value_end``
-    (``[",]``): the first unquoted delimiter from ``s``, else ``e``. A ``"`` opens a quoted
-    string in which ``\\`` escapes the next character."""
-    m = stop.search(buf, s, e)
-    while m is not None:
-        s = m.start()
-        if buf[s] != _QUOTE:
-            return s
-        # inside a quoted string: find its end, then look for a delimiter again
-        s += 1
-        while s < e:
-            c = buf[s]
-            if c == _BSLASH:
-                s += 2
-                continue
-            s += 1
-            if c == _QUOTE:
-                break
-        if s >= e:
-            return e
-        m = stop.search(buf, s, e)
-    return e
 
 
 def _del_value(buf: bytearray, start: int, end: int, frm: int, nxt: int) -> tuple[int, int]:
@@ -206,7 +180,7 @@ def _list_items(value: bytes) -> list[bytes]:
     items: list[bytes] = []
     start, end = 0, len(buf)
     while True:
-        stop = _value_end(buf, start, end, _HDR_VALUE_STOP)
+        stop = value_end(buf, start, end, HDR_VALUE_STOP)
         items.append(bytes(buf[start:stop]).strip(b" \t\r\n"))
         if stop >= end:
             return items
@@ -363,7 +337,7 @@ class CookiePersistenceRules:
                 val_beg = equal + 1
                 while val_beg < hdr_end and buf[val_beg] in (_SP, _HT):
                     val_beg += 1
-                nxt = _value_end(buf, val_beg, hdr_end, _COOKIE_VALUE_STOP)
+                nxt = value_end(buf, val_beg, hdr_end, COOKIE_VALUE_STOP)
                 val_end = nxt
                 while val_end > val_beg and buf[val_end - 1] in (_SP, _HT):
                     val_end -= 1
@@ -625,7 +599,7 @@ class CookiePersistenceRules:
                 val_beg = equal + 1
                 while val_beg < hdr_end and buf[val_beg] in (_SP, _HT):
                     val_beg += 1
-                nxt = _value_end(buf, val_beg, hdr_end, _COOKIE_VALUE_STOP)
+                nxt = value_end(buf, val_beg, hdr_end, COOKIE_VALUE_STOP)
                 val_end = nxt
                 while val_end > val_beg and buf[val_end - 1] in (_SP, _HT):
                     val_end -= 1
@@ -633,7 +607,7 @@ class CookiePersistenceRules:
                 val_beg = val_end = nxt = equal
             if nxt < hdr_end:
                 # Set-Cookie2: on to the next comma; Set-Cookie: the rest is attributes
-                nxt = _value_end(buf, nxt, hdr_end, _HDR_VALUE_STOP) if is_cookie2 else hdr_end
+                nxt = value_end(buf, nxt, hdr_end, HDR_VALUE_STOP) if is_cookie2 else hdr_end
             if equal == val_end:  # no '='
                 prev = nxt
                 continue

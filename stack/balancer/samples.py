@@ -36,6 +36,7 @@ give no sample; HAProxy rejects such rules at load time, which is the loader's j
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from stack.config import model
@@ -60,7 +61,7 @@ ResponseFetch = Callable[[Response], bytes | None]
 
 _LWS = frozenset(b" \t\r\n")  # HTTP_IS_LWS
 _SPHT = frozenset(b" \t")  # HTTP_IS_SPHT
-_QUOTE, _BSLASH, _COMMA, _SEMI, _EQUAL, _DOLLAR = b'"', b"\\", b",", b";", b"=", b"$"
+_COMMA, _SEMI, _EQUAL, _DOLLAR = b",", b";", b"=", b"$"
 _MAX_HDR_HISTORY = 10
 
 # accepted spellings (HAProxy's aliases) -> canonical name
@@ -121,23 +122,32 @@ def canonical_fetch(name: str) -> str:
 # --- header values ----------------------------------------------------------------------------
 
 
-def _hdr_value_end(v: bytes, s: int, e: int) -> int:
-    """``http_find_hdr_value_end``: the first comma outside double quotes, or ``e``."""
-    quoted = qdpair = False
-    while s < e:
-        c = v[s : s + 1]
-        if qdpair:
-            qdpair = False
-        elif quoted:
-            if c == _BSLASH:
-                qdpair = True
-            elif c == _QUOTE:
-                quoted = False
-        elif c == _QUOTE:
-            quoted = True
-        elif c == _COMMA:
+COOKIE_VALUE_STOP = re.compile(rb'[",;]')  # http_find_cookie_value_end
+HDR_VALUE_STOP = re.compile(rb'[",]')  # http_find_hdr_value_end
+
+
+def value_end(buf: bytes | bytearray, s: int, e: int, stop: re.Pattern[bytes]) -> int:
+    """``http_find_cookie_value_end`` (``stop`` = ``[",;]``) or ``http_find_hdr_value_end``
+    (``[",]``): the first unquoted delimiter from ``s``, else ``e``. A ``"`` opens a quoted
+    string in which ``\\`` escapes the next character."""
+    m = stop.search(buf, s, e)
+    while m is not None:
+        s = m.start()
+        if buf[s] != 0x22:  # not a double quote: a delimiter
             return s
+        # inside a quoted string: find its end, then look for a delimiter again
         s += 1
+        while s < e:
+            c = buf[s]
+            if c == 0x5C:  # backslash
+                s += 2
+                continue
+            s += 1
+            if c == 0x22:
+                break
+        if s >= e:
+            return e
+        m = stop.search(buf, s, e)
     return e
 
 
@@ -153,7 +163,7 @@ def split_values(value: bytes) -> list[bytes]:
         start = pos
         while start < n and value[start] in _LWS:
             start += 1
-        end = _hdr_value_end(value, start, n)
+        end = value_end(value, start, n, HDR_VALUE_STOP)
         vend = end
         while vend > start and value[vend - 1] in _LWS:
             vend -= 1
@@ -179,26 +189,6 @@ def header_value(headers: Headers, name: bytes | None, occ: int = 0) -> bytes | 
 
 
 # --- cookies ----------------------------------------------------------------------------------
-
-
-def _cookie_value_end(h: bytes, s: int, e: int) -> int:
-    """``http_find_cookie_value_end``: the first ``,`` or ``;`` outside quotes, or ``e``."""
-    quoted = qdpair = False
-    while s < e:
-        c = h[s : s + 1]
-        if qdpair:
-            qdpair = False
-        elif quoted:
-            if c == _BSLASH:
-                qdpair = True
-            elif c == _QUOTE:
-                quoted = False
-        elif c == _QUOTE:
-            quoted = True
-        elif c in (_COMMA, _SEMI):
-            return s
-        s += 1
-    return e
 
 
 def _extract_cookie(
@@ -227,7 +217,7 @@ def _extract_cookie(
             val_beg = equal + 1
             while val_beg < e and h[val_beg] in _SPHT:
                 val_beg += 1
-            nxt = _cookie_value_end(h, val_beg, e)
+            nxt = value_end(h, val_beg, e, COOKIE_VALUE_STOP)
             val_end = nxt
             while val_end > val_beg and h[val_end - 1] in _SPHT:
                 val_end -= 1
