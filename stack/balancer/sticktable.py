@@ -34,8 +34,8 @@ Rules (:class:`StickRules`)
     that really answered (after any redispatch): ``server_id`` = its ``puid``, ``server_key``
     = its name. A stored entry is looked up by ``server_key`` first, then ``server_id``; a
     server that is not usable is ignored unless ``persist`` (``option persist`` or
-    ``force-persist``). :meth:`match`, :meth:`store_request` and :meth:`store_response` are the
-    same steps split for a simpler glue.
+    ``force-persist``). :meth:`match` and :meth:`store_response` are shorthands for one
+    phase alone.
 
 Peers hooks
     ``StickTable.listener`` is called with ``(table, entry)`` after every local update (store
@@ -746,7 +746,7 @@ class StickRules:
         for table, key in queued:
             table.store(key, puid, name, now)
 
-    # --- the same, split for the glue ---------------------------------------------------------
+    # --- one phase alone ---------------------------------------------------------
 
     def match(
         self,
@@ -760,24 +760,6 @@ class StickRules:
         """The server ``stick match``/``stick on`` rules assign, or ``None`` (hits are
         refreshed even when ``assigned`` or when their server is unusable)."""
         return self.on_request(ctx, request, src, now, persist, assigned).server
-
-    def store_request(
-        self, ctx: Any, request: Request, src: str, server: StickServer, now: float
-    ) -> None:
-        """Store the ``stick on``/``store-request`` keys -> ``server`` (no matching, no
-        refresh). HAProxy does this when the server's response head arrives; call it then."""
-        stores: list[tuple[StickTable, Key]] = []
-        for rule in self._req:
-            if not rule.store or any(t is rule.table for t, _ in stores):
-                continue
-            if rule.condition is not None and not self._condition(rule.condition, ctx):
-                continue
-            key = rule.key(request, src)
-            if key is not None and len(stores) < MAX_STORES:
-                stores.append((rule.table, key))
-        puid, name = server.puid, server.name
-        for table, key in stores:
-            table.store(key, puid, name, now)
 
     def store_response(
         self,

@@ -636,7 +636,8 @@ def test_conditions_and_missing_samples() -> None:
         return condition(c, ctx)
 
     be.stick = StickRules(be.rules, be.tables, "app", be.servers, cond)
-    be.stick.store_request("CTX", req(target=b"/?sid=42", x_k="k"), "", be.servers[1], 0.0)
+    got = be.stick.on_request("CTX", req(target=b"/?sid=42", x_k="k"), "", 0.0, False)
+    be.stick.on_response("CTX", res(), be.servers[1], 0.0, got.stores)
     assert [(e.key, e.server_key) for e in be.t.entries()] == [(b"42", "s2")]
     assert calls == ["CTX", "CTX"]
 
