@@ -43,38 +43,42 @@ class Counters:
         return sum(f.connections for f in self.factories)
 
 
-def _compiled(condition: ConditionConfig) -> Condition:
-    fn = _COMPILED.get(id(condition))
-    if fn is None:
-        fn = _COMPILED[id(condition)] = compile_condition(condition)
-        _KEEP.append(condition)  # the id stays valid: the condition lives as long as the cache
-    return fn
+class Conditions:
+    """The ``if``/``unless`` conditions of a frontend's redirect and stick rules, each compiled
+    once (at start, through ``compile``), then evaluated as ``conditions(condition, ctx)``."""
 
+    def __init__(self) -> None:
+        # id -> (the condition, kept so its id stays its own; the compiled test)
+        self._compiled: dict[int, tuple[ConditionConfig, Condition]] = {}
 
-def evaluate_condition(condition: ConditionConfig, ctx: Any) -> bool:
-    """``if``/``unless`` of redirect and stick rules, compiled once per condition."""
-    return _compiled(condition)(ctx)
+    def compile(self, condition: ConditionConfig) -> Condition:
+        entry = self._compiled.get(id(condition))
+        if entry is None:
+            entry = self._compiled[id(condition)] = (condition, compile_condition(condition))
+        return entry[1]
 
+    def __call__(self, condition: ConditionConfig, ctx: Any) -> bool:
+        return self.compile(condition)(ctx)
 
-_COMPILED: dict[int, Condition] = {}
-_KEEP: list[ConditionConfig] = []
-
-
-def redirect_rules(redirects: tuple[Redirect, ...]) -> RedirectRules | None:
-    """A proxy's redirect rules, their conditions compiled now rather than on first use."""
-    if not redirects:
-        return None
-    for redirect in redirects:
-        if redirect.condition is not None:
-            _compiled(redirect.condition)
-    return RedirectRules(redirects, evaluate_condition)
+    def redirects(self, redirects: tuple[Redirect, ...]) -> RedirectRules | None:
+        """A proxy's redirect rules, their conditions compiled now rather than on first use."""
+        if not redirects:
+            return None
+        for redirect in redirects:
+            if redirect.condition is not None:
+                self.compile(redirect.condition)
+        return RedirectRules(redirects, self)
 
 
 class BackendRoute:
     """What a frontend applies when it sends a request to one backend."""
 
     def __init__(
-        self, frontend: Frontend, backend: BackendRuntime, tables: dict[str, StickTable]
+        self,
+        frontend: Frontend,
+        backend: BackendRuntime,
+        tables: dict[str, StickTable],
+        conditions: Conditions,
     ) -> None:
         self.backend = backend
         config = backend.config
@@ -84,18 +88,21 @@ class BackendRoute:
             if config.cookie is not None
             else None
         )
+        for rule in config.stick_rules:  # compiled now, not on the first request
+            if rule.condition is not None:
+                conditions.compile(rule.condition)
         self.stick = (
             StickRules(
                 config.stick_rules,
                 tables,
                 config.name if config.stick_table is not None else None,
                 backend.servers,
-                evaluate_condition,
+                conditions,
             )
             if config.stick_rules
             else None
         )
-        self.redirects = redirect_rules(config.redirects)
+        self.redirects = conditions.redirects(config.redirects)
         self.request_rules = compile_rules(config.http_request)
         self.response_rules = compile_rules(config.http_response)
         self.forwardfor = forwardfor_action(frontend.forwardfor, config.forwardfor)
@@ -134,10 +141,11 @@ class FrontendHandler:
         self.backends = backends
         self.request_rules = compile_rules(config.http_request)
         self.response_rules = compile_rules(config.http_response)
+        conditions = Conditions()
         self.routes_by_name = {
-            name: BackendRoute(config, b, tables or {}) for name, b in backends.items()
+            name: BackendRoute(config, b, tables or {}, conditions) for name, b in backends.items()
         }
-        self.redirects = redirect_rules(config.redirects)
+        self.redirects = conditions.redirects(config.redirects)
         self.use_backends: list[tuple[BackendRoute, Condition | None]] = [
             (
                 self.routes_by_name[u.backend],

@@ -140,7 +140,8 @@ class BalancerService(MultiService):
         }
         self._sweeper: LoopingCall | None = None
         self.reactor = reactor
-        self.notices = [n for b in config.backends for n in dict.fromkeys(b.notices)]
+        # A notice from [defaults] comes with every backend: say it once.
+        self.notices = list(dict.fromkeys(n for b in config.backends for n in b.notices))
         self.counters = Counters()
         self.sinks: list[LogSink] = []
         self.handlers: dict[str, FrontendHandler] = {}
@@ -177,7 +178,7 @@ class BalancerService(MultiService):
     log = Logger()
 
     def startService(self) -> None:
-        for notice in dict.fromkeys(self.notices):
+        for notice in self.notices:
             self.log.warn("{notice}", notice=notice)
         if self.tables:
             # Expired entries are already misses; this frees their memory, as HAProxy's
