@@ -30,6 +30,7 @@ class Request:
         "chunked",
         "content_length",
         "expect_continue",
+        "has_body",
         "headers",
         "keep_alive",
         "method",
@@ -61,6 +62,7 @@ class Request:
         self.chunked = chunked
         self.expect_continue = expect_continue
         self.upgrade = upgrade
+        self.has_body = chunked or bool(content_length)
         q = target.find(b"?")
         if q < 0:
             self.path = target
@@ -68,10 +70,6 @@ class Request:
         else:
             self.path = target[:q]
             self.query = target[q + 1 :]
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header ``name`` (lowercase), or ``None``."""

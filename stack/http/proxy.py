@@ -97,7 +97,7 @@ class ProxyTransaction:
         request = exchange.request
         head = h1.request_head(request, headers)
         conn.start(self, head, request.method == b"HEAD", server_timeout, now)
-        if request.chunked or request.content_length or request.upgrade:
+        if request.has_body or request.upgrade:
             conn.transport.registerProducer(_ClientReader(exchange), True)  # type: ignore[union-attr]
             self._producer_registered = True
             exchange.read_body(self)

@@ -71,7 +71,7 @@ class Exchange:
         self.request = request
         self.t_accept = t_accept
         self.t_request = t_request
-        self._body_done = not (request.chunked or request.content_length or request.upgrade)
+        self._body_done = not (request.has_body or request.upgrade)
         self._out: list[bytes] = []  # response bytes not yet handed to the transport
 
     # -- connection facts --------------------------------------------------------------------------
@@ -346,7 +346,7 @@ class ServerChannel(TwistedProtocol):
         exchange = Exchange(self, request, t_accept, now)
         self._incoming = exchange
         self._exchanges.append(exchange)
-        if (request.chunked or request.content_length) and self.timeouts.client is not None:
+        if request.has_body and self.timeouts.client is not None:
             self.deadline = now + self.timeouts.client
         else:
             self.deadline = None
