@@ -204,6 +204,33 @@ class _RequestState:
         self.first = 0  # txn->cookie_first_date
 
 
+def _scan_cookie(
+    buf: bytearray, start: int, hdr_end: int, att_stop: re.Pattern[bytes]
+) -> tuple[int, int, int, int, int, int]:
+    """One cookie of a Cookie/Set-Cookie value from ``start``, as HAProxy's parsers walk it:
+    the name's start and end (blanks trimmed), ``equal`` (the first ``att_stop`` byte, or the
+    end), the value's start and end (blanks trimmed; both at ``equal`` without an ``=``) and
+    ``nxt``, where the value ends (the next unquoted delimiter)."""
+    att_beg = start
+    while att_beg < hdr_end and buf[att_beg] in (_SP, _HT):
+        att_beg += 1
+    m = att_stop.search(buf, att_beg, hdr_end)
+    equal = att_end = hdr_end if m is None else m.start()
+    while att_end > att_beg and buf[att_end - 1] in (_SP, _HT):
+        att_end -= 1
+    if equal < hdr_end and buf[equal] == _EQUAL:
+        val_beg = equal + 1
+        while val_beg < hdr_end and buf[val_beg] in (_SP, _HT):
+            val_beg += 1
+        nxt = value_end(buf, val_beg, hdr_end, COOKIE_VALUE_STOP)
+        val_end = nxt
+        while val_end > val_beg and buf[val_end - 1] in (_SP, _HT):
+            val_end -= 1
+    else:
+        val_beg = val_end = nxt = equal
+    return att_beg, att_end, equal, val_beg, val_end, nxt
+
+
 def _strip_equal_blanks(
     buf: bytearray, att_end: int, equal: int, val_beg: int
 ) -> tuple[int, int, int]:
@@ -324,25 +351,10 @@ class CookiePersistenceRules:
         is_first = True
         prev = hdr_beg
         while prev < hdr_end:
-            att_beg = prev if is_first else prev + 1
+            att_beg, att_end, equal, val_beg, val_end, nxt = _scan_cookie(
+                buf, prev + (not is_first), hdr_end, _ATT_STOP
+            )
             is_first = False
-            while att_beg < hdr_end and buf[att_beg] in (_SP, _HT):
-                att_beg += 1
-            # equal: the first '=', ',' or ';' (or the end); att_end: after the last non-blank
-            m = _ATT_STOP.search(buf, att_beg, hdr_end)
-            equal = att_end = hdr_end if m is None else m.start()
-            while att_end > att_beg and buf[att_end - 1] in (_SP, _HT):
-                att_end -= 1
-            if equal < hdr_end and buf[equal] == _EQUAL:
-                val_beg = equal + 1
-                while val_beg < hdr_end and buf[val_beg] in (_SP, _HT):
-                    val_beg += 1
-                nxt = value_end(buf, val_beg, hdr_end, COOKIE_VALUE_STOP)
-                val_end = nxt
-                while val_end > val_beg and buf[val_end - 1] in (_SP, _HT):
-                    val_end -= 1
-            else:
-                val_beg = val_end = nxt = equal
 
             # RFC 2109 '$' attributes are skipped; they go with a deleted cookie before them.
             # (2.6 reads one byte past the value when it ends with a delimiter; that byte is the
@@ -586,25 +598,13 @@ class CookiePersistenceRules:
         is_first = True
         prev = hdr_beg
         while prev < hdr_end:
-            att_beg = prev if is_first else prev + 1
+            att_beg, att_end, equal, val_beg, val_end, nxt = _scan_cookie(
+                buf,
+                prev + (not is_first),
+                hdr_end,
+                _ATT_STOP if is_cookie2 else _ATT_STOP_SET_COOKIE,
+            )
             is_first = False
-            while att_beg < hdr_end and buf[att_beg] in (_SP, _HT):
-                att_beg += 1
-            stop = _ATT_STOP if is_cookie2 else _ATT_STOP_SET_COOKIE
-            m = stop.search(buf, att_beg, hdr_end)
-            equal = att_end = hdr_end if m is None else m.start()
-            while att_end > att_beg and buf[att_end - 1] in (_SP, _HT):
-                att_end -= 1
-            if equal < hdr_end and buf[equal] == _EQUAL:
-                val_beg = equal + 1
-                while val_beg < hdr_end and buf[val_beg] in (_SP, _HT):
-                    val_beg += 1
-                nxt = value_end(buf, val_beg, hdr_end, COOKIE_VALUE_STOP)
-                val_end = nxt
-                while val_end > val_beg and buf[val_end - 1] in (_SP, _HT):
-                    val_end -= 1
-            else:
-                val_beg = val_end = nxt = equal
             if nxt < hdr_end:
                 # Set-Cookie2: on to the next comma; Set-Cookie: the rest is attributes
                 nxt = value_end(buf, nxt, hdr_end, HDR_VALUE_STOP) if is_cookie2 else hdr_end
