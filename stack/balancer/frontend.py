@@ -16,7 +16,7 @@ from stack.balancer.backend import BackendRuntime, QueuedRequest, ServerRuntime
 from stack.balancer.cookies import CookieDecision, CookiePersistenceRules
 from stack.balancer.httplog import HttpLogRecord, format_httplog
 from stack.balancer.logsink import LogSink
-from stack.balancer.redirects import RedirectRules
+from stack.balancer.redirects import RedirectRules, server_redirect
 from stack.balancer.rules import compile_rules, forwardfor_action
 from stack.balancer.sticktable import StickRequest, StickRules, StickTable
 from stack.config.model import Condition as ConditionConfig
@@ -27,6 +27,7 @@ from stack.http.errors import builtin_error
 from stack.http.message import Headers, Request, Response
 from stack.http.proxy import ProxyTransaction, prepare_request_headers
 from stack.http.server import Exchange
+from stack.http.tls import TlsFileError, server_tls_options, sni_for
 
 Condition = Callable[[Any], bool]
 
@@ -327,6 +328,14 @@ class Transaction(ProxyTransaction):
         self.exchange.send_raw(page)
         return True
 
+    def _server_redirect(self, page: bytes) -> None:
+        """``server ... redir PREFIX``: HAProxy answers for the server it picked, logs it with
+        that server and ``LC--`` (a local answer, at the connect stage), then closes."""
+        self.status = 302
+        self.termination = "LC--"
+        self._release_slot()
+        self.exchange.send_raw(page, close=True)
+
     def _assign_to(self, server: ServerRuntime, now: float) -> None:
         """Persistence named ``server``: wait for it if it is full."""
         assert self.route is not None
@@ -369,11 +378,25 @@ class Transaction(ProxyTransaction):
         server = self.server
         route = self.route
         assert server is not None and route is not None
+        config = server.config
+        if config.redir is not None:
+            page = server_redirect(config.redir.encode(), self.request)
+            if page is not None:
+                self._server_redirect(page)
+                return
         self.t_connect = now
         address = server.address
         host = address.host or "127.0.0.1"
         pool = self.frontend.pool
-        conn = pool.take_idle(host, address.port)
+        tls = config.tls
+        creator = None
+        if tls is not None:
+            try:
+                creator = server_tls_options(tls, host, sni_for(tls, self.request.header(b"host")))
+            except (TlsFileError, ValueError) as exc:
+                self._connect_failed(str(exc))
+                return
+        conn = pool.take_idle(host, address.port, creator)
         if conn is not None:
             self._connected(conn, now)
         else:
@@ -383,6 +406,7 @@ class Transaction(ProxyTransaction):
                 route.connect_timeout,
                 self._new_connection,
                 self._connect_failed,
+                creator,
             )
 
     def _new_connection(self, conn: BackendConnection) -> None:
@@ -550,7 +574,7 @@ class Transaction(ProxyTransaction):
             accept_time=exchange.t_accept,
             frontend=frontend.name,
             backend=backend.name if backend is not None else frontend.name,
-            server=server.name if server is not None and self.t_connected >= 0 else "<NOSRV>",
+            server=server.name if server is not None else "<NOSRV>",  # assigned, as HAProxy
             tr=ms(t0, exchange.t_request),
             tw=ms(self.t_queue, self.t_queue_end if self.t_queue_end >= 0 else -1.0),
             tc=ms(self.t_connect, self.t_connected),

@@ -644,15 +644,6 @@ class _Loader:
             assert item_name is not None
             check_name(item_name, "server")
             server = parse_server(item_name, words, origin, draft.server_defaults)
-            if server.redir is not None:
-                raise Invalid("server keyword 'redir' is not supported yet")
-            if server.tls is not None:
-                # The settings parse (stack.http.tls builds them) but the connection pool does
-                # not open TLS connections yet: refuse rather than talk plain HTTP to them.
-                raise Invalid(
-                    "server keyword 'ssl' is not supported yet (connections to servers are "
-                    "plain HTTP for now)"
-                )
             draft.servers.append(self._server_files(server))
         elif name in ("http-request", "http-response"):
             draft.rules[name].append((words, origin))

@@ -3,6 +3,13 @@
 A ``BackendConnection`` carries one exchange at a time and goes back to its ``ConnectionPool``
 when the response ended cleanly with keep-alive; reusing connections is what keeps a Python
 proxy within reach of HAProxy (a connect per request costs more than the whole exchange).
+
+A TLS connection (``server ... ssl``) is the same protocol under Twisted's TLS layer. As in
+HAProxy, it counts as connected only once the handshake is done: a refused or failed handshake
+(bad certificate, wrong name) is a connect failure, retried and redispatched as one, and the
+handshake shares the ``timeout connect`` budget. Idle TLS connections are pooled apart from
+plain ones and from each other by their connection creator, which ``stack.http.tls`` caches
+per server and SNI, so a connection is only reused for the same name it was verified for.
 """
 
 from __future__ import annotations
@@ -10,10 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet.interfaces import IAddress, IReactorTCP
+from twisted.internet.interfaces import (
+    IAddress,
+    IHandshakeListener,
+    IOpenSSLClientConnectionCreator,
+    IReactorTCP,
+)
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from stack.http import h1
 from stack.http.deadlines import Deadlines
@@ -35,7 +49,7 @@ class ResponseListener(Protocol):
 class BackendConnection(TwistedProtocol):
     """One connection to one server."""
 
-    def __init__(self, pool: ConnectionPool, key: tuple[str, int]) -> None:
+    def __init__(self, pool: ConnectionPool, key: PoolKey) -> None:
         self.pool = pool
         self.key = key
         self.parser = h1.ResponseParser(self)
@@ -176,25 +190,35 @@ class BackendConnection(TwistedProtocol):
             self.listener.response_complete()
 
 
+# (host, port, TLS connection creator or None): which idle connections can serve a request.
+PoolKey = tuple[str, int, IOpenSSLClientConnectionCreator | None]
+
+
 class ConnectAttempt(ClientFactory):
     noisy = False
 
     def __init__(
         self,
         pool: ConnectionPool,
-        key: tuple[str, int],
+        key: PoolKey,
         ready: Callable[[BackendConnection], None],
         failed: Callable[[str], None],
+        connect_timeout: float,
     ) -> None:
         self.pool = pool
         self.key = key
         self.ready = ready
         self.failed = failed
+        self.connect_timeout = connect_timeout
         self.cancelled = False
         self.connector: Any = None
 
     def buildProtocol(self, addr: IAddress | None) -> BackendConnection:
-        conn = _ReadyOnConnect(self.pool, self.key)
+        conn: _ReadyOnConnect
+        if self.key[2] is None:
+            conn = _ReadyOnConnect(self.pool, self.key)
+        else:
+            conn = _ReadyOnHandshake(self.pool, self.key)
         conn.factory = self
         return conn
 
@@ -222,6 +246,57 @@ class _ReadyOnConnect(BackendConnection):
         attempt.ready(self)
 
 
+@implementer(IHandshakeListener)
+class _ReadyOnHandshake(_ReadyOnConnect):
+    """A TLS connection: ready once the handshake is done, within what is left of
+    ``timeout connect``; a connection lost before that is a failed connect."""
+
+    handshaking = True
+
+    def connectionMade(self) -> None:
+        self._write = direct_writer(self.transport)  # the TLS layer's own write
+        self.pool.deadlines.watch(self)
+        set_nodelay(getattr(self.transport, "transport", None))  # the TCP connection below
+        if self.factory.cancelled:
+            self.close()
+            return
+        self.deadline = self.pool.deadlines.now() + self.factory.connect_timeout
+
+    def handshakeCompleted(self) -> None:
+        self.handshaking = False
+        self.deadline = None
+        attempt = self.factory
+        if attempt.cancelled:
+            self.close()
+            return
+        attempt.ready(self)
+
+    def deadline_expired(self, now: float) -> None:
+        if self.handshaking:
+            self._timed_out = True
+            self.abort()  # connectionLost reports the timeout
+            return
+        super().deadline_expired(now)
+
+    _timed_out = False
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if not self.handshaking:
+            super().connectionLost(reason)
+            return
+        self.lost = True
+        self.reusable = False
+        self.pool.deadlines.unwatch(self)
+        attempt = self.factory
+        if attempt.cancelled:
+            return
+        if self._timed_out:
+            attempt.failed("SSL handshake timeout")
+        else:
+            detail = reason.getErrorMessage() if reason is not None else "connection lost"
+            attempt.failed(f"SSL handshake failure ({detail})")
+
+
 class ConnectionPool:
     """Idle keep-alive connections per server address, most recently used first."""
 
@@ -236,11 +311,14 @@ class ConnectionPool:
         self.deadlines = deadlines
         self.idle_timeout = idle_timeout
         self.max_idle = max_idle_per_server
-        self._idle: dict[tuple[str, int], list[BackendConnection]] = {}
+        self._idle: dict[PoolKey, list[BackendConnection]] = {}
 
-    def take_idle(self, host: str, port: int) -> BackendConnection | None:
-        """The most recently used idle connection to ``host:port``, if any."""
-        idle = self._idle.get((host, port))
+    def take_idle(
+        self, host: str, port: int, tls: IOpenSSLClientConnectionCreator | None = None
+    ) -> BackendConnection | None:
+        """The most recently used idle connection to ``host:port`` (over TLS made by ``tls``),
+        if any."""
+        idle = self._idle.get((host, port, tls))
         while idle:
             conn = idle.pop()
             if not conn.lost:
@@ -255,14 +333,19 @@ class ConnectionPool:
         connect_timeout: float | None,
         ready: Callable[[BackendConnection], None],
         failed: Callable[[str], None],
+        tls: IOpenSSLClientConnectionCreator | None = None,
     ) -> ConnectAttempt:
-        """Open a new connection: ``ready(conn)`` once connected, else ``failed(reason)``.
+        """Open a new connection (TLS made by ``tls`` when given): ``ready(conn)`` once
+        connected, else ``failed(reason)``.
 
         Returns a handle whose ``cancel()`` abandons the attempt.
         """
-        attempt = ConnectAttempt(self, (host, port), ready, failed)
         timeout = connect_timeout if connect_timeout is not None else 30.0
-        attempt.connector = self.reactor.connectTCP(host, port, attempt, timeout=timeout)
+        attempt = ConnectAttempt(self, (host, port, tls), ready, failed, timeout)
+        factory: Any = attempt
+        if tls is not None:
+            factory = TLSMemoryBIOFactory(tls, True, attempt)
+        attempt.connector = self.reactor.connectTCP(host, port, factory, timeout=timeout)
         return attempt
 
     def put_idle(self, conn: BackendConnection, now: float) -> None:
@@ -279,8 +362,10 @@ class ConnectionPool:
         if idle and conn in idle:
             idle.remove(conn)
 
-    def idle_count(self, host: str, port: int) -> int:
-        return len(self._idle.get((host, port), ()))
+    def idle_count(
+        self, host: str, port: int, tls: IOpenSSLClientConnectionCreator | None = None
+    ) -> int:
+        return len(self._idle.get((host, port, tls), ()))
 
     def close_all(self) -> None:
         for idle in self._idle.values():

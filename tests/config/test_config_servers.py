@@ -265,10 +265,6 @@ def test_default_server_errors_are_located(problems_of: Problems) -> None:
 # --- TLS files -----------------------------------------------------------------------------------
 
 
-@pytest.mark.skip(
-    reason="the loader refuses 'ssl' on servers until the connection pool opens TLS "
-    "connections (the next step of issue 3); these tests pin the file handling for then"
-)
 def test_tls_files_are_read_relative_to_the_config(load_ini: Load, in_tmp: Path) -> None:
     Path("certs").mkdir()
     Path("certs/ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
@@ -285,10 +281,6 @@ def test_tls_files_are_read_relative_to_the_config(load_ini: Load, in_tmp: Path)
     assert t.tls == ServerTls(True, "@system-ca")
 
 
-@pytest.mark.skip(
-    reason="the loader refuses 'ssl' on servers until the connection pool opens TLS "
-    "connections (the next step of issue 3); these tests pin the file handling for then"
-)
 def test_missing_tls_files(problems_of: Problems) -> None:
     assert problems_of(
         """\
