@@ -40,7 +40,7 @@ from stack.balancer.rules import compile_format, split_path
 from stack.config.model import Condition, Redirect
 from stack.http.message import Request
 
-__all__ = ["REASONS", "RedirectRules", "wants_close"]
+__all__ = ["REASONS", "RedirectRules", "server_redirect", "wants_close"]
 
 REASONS: dict[int, bytes] = {
     301: b"Moved Permanently",
@@ -132,6 +132,38 @@ def _connection(request: Request, httpclose: bool) -> bytes:
     if not v11:
         return b"connection: keep-alive\r\n"
     return b""
+
+
+def server_redirect(prefix: bytes, request: Request) -> bytes | None:
+    """The 302 of a server with ``redir PREFIX`` (src/http_ana.c
+    ``http_perform_server_redirect``), or ``None`` when the request is not redirected.
+
+    HAProxy redirects only GET and HEAD (other methods go to the server as usual) and only a
+    target with a path. Location is PREFIX (nothing for a prefix of exactly ``/``) + the path
+    and query as they would be forwarded, after ``http-request`` rewrites. HAProxy builds the
+    response with ``Connection: close`` and closes the client connection after it; its H1 mux
+    moves that header last. Captured from HAProxy 2.6.12::
+
+        HTTP/1.1 302 Found
+        cache-control: no-cache
+        content-length: 0
+        location: http://img.example.com/a/b?c=d
+        connection: close
+    """
+    method = request.method
+    if method != b"GET" and method != b"HEAD":
+        return None
+    split = split_path(request.target)
+    if split is None:
+        return None
+    if prefix == b"/":
+        prefix = b""
+    return _SERVER_REDIRECT_HEAD + prefix + split[1] + _CLOSE_TAIL
+
+
+_SERVER_REDIRECT_HEAD = (
+    b"HTTP/1.1 302 Found\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: "
+)
 
 
 class RedirectRules:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stack.balancer.acl import compile_condition
-from stack.balancer.redirects import RedirectRules, wants_close
+from stack.balancer.redirects import RedirectRules, server_redirect, wants_close
 from stack.config import model
 from stack.config.conditions import parse_condition
 from stack.config.values import parse_logformat, parse_redirect
@@ -294,3 +294,27 @@ def test_option_httpclose_closes() -> None:
 def test_unknown_code_is_302() -> None:
     response = apply([redirect("location", "/", code=399)], request())
     assert response is not None and response.startswith(b"HTTP/1.1 302 Found\r\n")
+
+
+# --- server redir ---------------------------------------------------------------------------------
+
+
+def test_server_redirect_bytes_as_haproxy_2_6_sends_them() -> None:
+    page = server_redirect(b"http://img.example.com", request(b"/a/b?c=d", method=b"GET"))
+    assert page == (
+        b"HTTP/1.1 302 Found\r\ncache-control: no-cache\r\ncontent-length: 0\r\n"
+        b"location: http://img.example.com/a/b?c=d\r\nconnection: close\r\n\r\n"
+    )
+    assert wants_close(page)
+
+
+def test_server_redirect_only_for_get_and_head_with_a_path() -> None:
+    assert server_redirect(b"http://i", request(b"/h", method=b"HEAD")) is not None
+    for method in (b"POST", b"PUT", b"DELETE", b"OPTIONS"):
+        assert server_redirect(b"http://i", request(b"/p", method=method)) is None
+    assert server_redirect(b"http://i", request(b"*", method=b"GET")) is None
+
+
+def test_server_redirect_prefix_slash_keeps_the_url() -> None:
+    page = server_redirect(b"/", request(b"/x?y", method=b"GET"))
+    assert page is not None and b"\r\nlocation: /x?y\r\n" in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from conftest import free_port
+from conftest import free_port, raw_exchange
 from test_balancer import get, ini
 
 pytestmark = pytest.mark.integration
@@ -84,3 +84,29 @@ def test_redirect_scheme_https(origins, run_stack) -> None:
     assert r.getheader("Location") == "https://www.example.com/redir/a?b=c"
     assert r.getheader("Cache-Control") == "no-cache"
     assert not a.requests
+
+
+def test_server_redir_answers_get_and_head_and_lets_post_through(origins, run_stack) -> None:
+    """``server ... redir PREFIX``: GET and HEAD get HAProxy's 302 (for the server the balancer
+    picked, logged ``LC--``) and the connection closes; other methods reach the server."""
+    a = origins("s1")
+    port = free_port()
+    stack = run_stack(
+        ini(
+            port,
+            f"[backend be]\nserver s1 = 127.0.0.1:{a.port} redir http://img.example.com\n",
+            "default_backend = be",
+        ),
+        port,
+    )
+    out, closed = raw_exchange(port, b"GET /a/b?c=d HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out == (
+        b"HTTP/1.1 302 Found\r\ncache-control: no-cache\r\ncontent-length: 0\r\n"
+        b"location: http://img.example.com/a/b?c=d\r\nconnection: close\r\n\r\n"
+    )
+    assert closed
+    r, _ = get(port, "/form", method="POST", body=b"x=1")
+    assert r.status == 200 and r.getheader("X-Served-By") == "s1"
+    assert [req["method"] for req in a.requests] == ["POST"]
+    log = stack.log_text()
+    assert " be/s1 0/0/-1/-1/" in log and " 302 " in log and " - - LC-- " in log
