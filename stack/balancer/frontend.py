@@ -14,7 +14,12 @@ from typing import Any
 from stack.balancer.acl import compile_condition
 from stack.balancer.backend import BackendRuntime, QueuedRequest, ServerRuntime
 from stack.balancer.cookies import CookieDecision, CookiePersistenceRules
-from stack.balancer.httplog import HttpLogRecord, format_httplog
+from stack.balancer.httplog import (
+    HttpLogRecord,
+    format_httplog,
+    htx_page_size,
+    htx_response_size,
+)
 from stack.balancer.logsink import LogSink
 from stack.balancer.redirects import RedirectRules, server_redirect
 from stack.balancer.rules import compile_rules, forwardfor_action
@@ -256,6 +261,7 @@ class Transaction(ProxyTransaction):
     _ended = False
     cookie: CookieDecision | None = None
     stick_request: StickRequest | None = None
+    local_bytes = -1  # %B of a response this proxy generated (redirect, error page)
 
     def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
         self.exchange = exchange
@@ -325,6 +331,7 @@ class Transaction(ProxyTransaction):
             return False
         self.status = int(page[9:12])
         self.termination = "LR--"
+        self.local_bytes = htx_page_size(page)
         self.exchange.send_raw(page)
         return True
 
@@ -333,6 +340,8 @@ class Transaction(ProxyTransaction):
         that server and ``LC--`` (a local answer, at the connect stage), then closes."""
         self.status = 302
         self.termination = "LC--"
+        # HAProxy builds this one's Connection: close into the message, so %B counts it
+        self.local_bytes = htx_page_size(page) + len(b"connection") + len(b"close")
         self._release_slot()
         self.exchange.send_raw(page, close=True)
 
@@ -512,7 +521,25 @@ class Transaction(ProxyTransaction):
             page = self.frontend.errorfiles.get(status)
         if page is None:
             page = builtin_error(status, close=self.request.version == b"1.0")
+        self.local_bytes = htx_page_size(page)
         exchange.send_raw(page)
+
+    def _log_bytes(self) -> int:
+        """``%B`` as HAProxy counts it (``httplog.htx_response_size``)."""
+        if self.local_bytes >= 0:
+            return self.local_bytes
+        response = self.response
+        if response is None:
+            return 0
+        exchange = self.exchange
+        return htx_response_size(
+            b"HTTP/1.1",
+            b"%d" % response.status,
+            response.reason,
+            response.headers,
+            exchange.body_out,
+            response.chunked and exchange.finished and not exchange.aborted,
+        )
 
     def _release_slot(self) -> None:
         if self._slot:
@@ -581,7 +608,7 @@ class Transaction(ProxyTransaction):
             tr_server=ms(self.t_connected, self.t_response),
             ta=ms(t0, now),
             status=self.status,
-            bytes_read=exchange.bytes_out,
+            bytes_read=self._log_bytes(),
             termination=self._termination(),
             actconn=frontend.counters.connections,
             feconn=frontend.connections,

@@ -10,6 +10,8 @@ Why byte-for-byte: operators grep and parse these lines with tools written for H
 * ``%tr`` is local time ``dd/Mon/yyyy:HH:MM:SS.mmm`` (milliseconds truncated); month names
   are English whatever the locale.
 * ``%ft`` gets a ``~`` suffix when the listener is TLS.
+* ``%B`` counts what HAProxy counts: the size of the response as its internal HTX message, not
+  the bytes on the wire (see :func:`htx_response_size`).
 * ``%Ta`` and ``%B`` get a ``+`` prefix with ``option logasap``; ``%rc`` gets ``+`` when the
   request was redispatched.
 * ``%hr``/``%hs`` (``{v1|v2}``, ``"#{|}`` and non-printables as ``#XX``) disappear with their
@@ -32,6 +34,7 @@ import time
 from dataclasses import dataclass
 
 from stack.config.model import SYSLOG_FACILITIES, SYSLOG_LEVELS
+from stack.http.message import Headers
 
 __all__ = [
     "FACILITIES",
@@ -57,6 +60,8 @@ __all__ = [
     "HttpLogRecord",
     "format_accept_date",
     "format_httplog",
+    "htx_page_size",
+    "htx_response_size",
     "syslog_message",
     "termination_state",
 ]
@@ -247,3 +252,41 @@ def syslog_message(
     head = f"<{pri}>{_MONTHS[mon - 1]} {day:2d} {hh:02d}:{mm:02d}:{ss:02d} {host}{tag}[{pid}]: "
     body = msg if isinstance(msg, bytes) else msg.encode("utf-8", "replace")
     return (head.encode("ascii") + body)[:maxlen] + b"\n"
+
+
+# --- %B ------------------------------------------------------------------------------------------
+
+# sizeof(struct htx_sl): the start line block's fixed part (flags, status/method, three lengths).
+_HTX_START_LINE = 20
+
+
+def htx_response_size(
+    version: bytes, status: bytes, reason: bytes, headers: Headers, body: int, chunked: bool
+) -> int:
+    """HAProxy 2.6's ``%B`` for a response: the HTX message it forwarded, which is what its
+    byte counters add up (checked against 2.6.12): the start line block (20 bytes + version,
+    status and reason), each header's name + value, 1 for the end of headers, the body's data
+    bytes (chunk framing not counted) and 1 for the end of a chunked body. The H1 layer drops
+    ``connection`` from the HTX message and adds its own on output, so it is never counted."""
+    size = _HTX_START_LINE + len(version) + len(status) + len(reason) + 1 + body
+    for name, value in headers:
+        if name != b"connection":
+            size += len(name) + len(value)
+    return size + 1 if chunked else size
+
+
+def htx_page_size(page: bytes) -> int:
+    """``%B`` for a response HAProxy generates from raw bytes (an errorfile, a redirect): the
+    page parsed as the H1 layer would, ``connection`` left out. An empty page (errorfile
+    ``/dev/null``: close without answering) is 0."""
+    if not page:
+        return 0
+    head, _, body = page.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    version, _, rest = lines[0].partition(b" ")
+    status, _, reason = rest.partition(b" ")
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers.append((name.strip().lower(), value.strip()))
+    return htx_response_size(version, status, reason, headers, len(body), False)

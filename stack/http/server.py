@@ -58,7 +58,8 @@ class Exchange:
     # Most exchanges never change these: class-level defaults, so creating one per request
     # sets only what it must.
     response: Response | None = None
-    bytes_out = 0
+    bytes_out = 0  # on the wire, head and framing included
+    body_out = 0  # response body data, without chunk framing
     finished = False
     aborted = False
     tunnel = False
@@ -176,6 +177,7 @@ class Exchange:
         response = self.response
         if self.finished or response is None or not data or self.request.method == b"HEAD":
             return
+        self.body_out += len(data)
         if response.chunked:
             data = h1.chunk(data)
         self.bytes_out += len(data)

@@ -24,9 +24,12 @@ from stack.balancer.httplog import (
     HttpLogRecord,
     format_accept_date,
     format_httplog,
+    htx_page_size,
+    htx_response_size,
     syslog_message,
     termination_state,
 )
+from stack.http.errors import builtin_error
 
 
 @pytest.fixture(autouse=True)
@@ -354,3 +357,42 @@ def test_termination_state() -> None:
     for bad in (("X", "-"), ("-", "Z"), ("--", "-")):
         with pytest.raises(ValueError):
             termination_state(*bad)
+
+
+# --- %B: HAProxy counts its HTX message (values captured from HAProxy 2.6.12) --------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "chunked", "expected"),
+    [
+        ([(b"content-length", b"5"), (b"x-foo", b"bar")], 5, False, 62),
+        ([(b"transfer-encoding", b"chunked"), (b"x-foo", b"bar")], 8, True, 75),
+        (  # the server's Connection header is not part of the message
+            [
+                (b"content-length", b"5"),
+                (b"connection", b"keep-alive"),
+                (b"keep-alive", b"timeout=5"),
+            ],
+            5,
+            False,
+            73,
+        ),
+    ],
+)
+def test_percent_b_of_a_forwarded_response(headers, body, chunked, expected) -> None:
+    assert htx_response_size(b"HTTP/1.1", b"200", b"OK", headers, body, chunked) == expected
+
+
+def test_percent_b_of_generated_pages() -> None:
+    redirect = (
+        b"HTTP/1.1 302 Found\r\ncontent-length: 0\r\n"
+        b"location: https://www.example.com/redir/a?b=c\r\ncache-control: no-cache\r\n\r\n"
+    )
+    assert htx_page_size(redirect) == 116
+    http10 = (
+        b"HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: https:///redir/a?b=c\r\n"
+        b"cache-control: no-cache\r\nconnection: close\r\n\r\n"
+    )
+    assert htx_page_size(http10) == 101  # the H1 layer's connection: close is not counted
+    assert htx_page_size(builtin_error(503)) == 217
+    assert htx_page_size(b"") == 0
