@@ -453,6 +453,7 @@ class ResponseParser:
                 content_length = int(value)
             elif name == b"transfer-encoding":
                 chunked = True
+        length_header = content_length is not None and not chunked
         if chunked:
             content_length = None
         head = self._head
@@ -467,6 +468,7 @@ class ResponseParser:
             content_length,
             chunked,
         )
+        response.length_header = length_header
         self._response = response
         self._sink.response_received(response)
         if head and status >= 200:

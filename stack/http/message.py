@@ -8,6 +8,9 @@ from __future__ import annotations
 
 Headers = list[tuple[bytes, bytes]]
 
+# RFC 9110 §9.2.2: a request with one of these methods may be sent again after a failure.
+IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+
 
 def first_header(headers: Headers, name: bytes) -> bytes | None:
     """The first value of header ``name`` (lowercase), or ``None``."""
@@ -94,13 +97,19 @@ class Request:
 
 
 class Response:
-    """A parsed or generated response head."""
+    """A parsed or generated response head.
+
+    ``length_header``: ``headers`` already hold the ``content-length`` to send (a proxy
+    forwards the server's in place, as HAProxy does, even for HEAD where ``content_length``,
+    the body to expect, is 0); otherwise the engine adds one from ``content_length``.
+    """
 
     __slots__ = (
         "chunked",
         "content_length",
         "headers",
         "keep_alive",
+        "length_header",
         "reason",
         "status",
     )
@@ -120,6 +129,7 @@ class Response:
         self.keep_alive = keep_alive
         self.content_length = content_length
         self.chunked = chunked
+        self.length_header = False
 
     def header(self, name: bytes) -> bytes | None:
         return first_header(self.headers, name)

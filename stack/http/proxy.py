@@ -149,8 +149,12 @@ class ProxyTransaction:
         assert conn is not None
         self.t_response = conn.read_time
         self.response = response
+        # The server's Content-Length stays where it was, as in HAProxy; a chunked response
+        # (which may not carry one) is re-framed by the engine.
         response.headers = h1.strip_hop_by_hop(
-            response.headers, keep_upgrade=status == 101, drop=b"content-length"
+            response.headers,
+            keep_upgrade=status == 101,
+            drop=b"" if response.length_header else b"content-length",
         )
         if status == 101:
             response.headers.append((b"connection", b"upgrade"))

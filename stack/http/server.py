@@ -160,7 +160,9 @@ class Exchange:
         if response.chunked:
             headers.append((b"transfer-encoding", b"chunked"))
         elif response.content_length is not None and response.status >= 200:
-            if response.status not in (204, 304) or response.content_length:
+            if response.length_header:
+                pass  # forwarded in place
+            elif response.status not in (204, 304) or response.content_length:
                 headers.append((b"content-length", b"%d" % response.content_length))
         if not keep and not self.tunnel:
             channel.keep_alive = False
