@@ -21,11 +21,8 @@ What HAProxy 2.6 does (src/http_rules.c ``http_parse_redirect_rule``, src/http_a
   0``, ``location``, ``cache-control: no-cache`` (302, 303 and 307 only), ``set-cookie``
   (``set-cookie NAME[=V]`` gives ``NAME[=V]; path=/;``, ``clear-cookie NAME`` gives
   ``NAME; path=/; Max-Age=0;``: the text as written plus HAProxy's fixed suffix), then the
-  ``connection`` header the H1 mux adds last: ``close`` when the client's request said so
-  (HTTP/1.0 without ``Connection: keep-alive``, or ``Connection: close``), when the request
-  has a body (HAProxy answers before reading it and closes), or with the frontend's ``option
-  httpclose``; ``keep-alive`` for an HTTP/1.0 client that asked for keep-alive; nothing for a
-  plain HTTP/1.1 keep-alive exchange. No body.
+  ``connection`` header the H1 mux adds last (``stack.http.errors.generated_connection``).
+  No body.
 
 HAProxy keeps one cookie per rule (the last ``set-cookie``/``clear-cookie`` on the line); the
 loader accepts only one, and should a model carry both, ``set_cookie`` is used.
@@ -38,6 +35,7 @@ from typing import Any
 
 from stack.balancer.rules import compile_format, split_path
 from stack.config.model import Condition, Redirect
+from stack.http.errors import generated_connection
 from stack.http.message import Request
 
 __all__ = ["REASONS", "RedirectRules", "server_redirect", "wants_close"]
@@ -116,24 +114,6 @@ def _host(request: Request) -> bytes:
     return host.split(b",", 1)[0].strip(b" \t")
 
 
-def _connection(request: Request, httpclose: bool) -> bytes:
-    """The ``connection`` header line HAProxy's H1 mux appends (src/mux_h1.c
-    ``h1_set_cli_conn_mode``, ``h1_update_res_conn_value``)."""
-    tokens = {token.lower() for token in request.header_values(b"connection")}
-    version = request.version
-    v11 = len(version) == 3 and (version[0] > 0x31 or (version[0] == 0x31 and version[2] >= 0x31))
-    if (
-        (not v11 and b"keep-alive" not in tokens)
-        or b"close" in tokens
-        or request.has_body
-        or httpclose
-    ):
-        return b"connection: close\r\n"
-    if not v11:
-        return b"connection: keep-alive\r\n"
-    return b""
-
-
 def server_redirect(prefix: bytes, request: Request) -> bytes | None:
     """The 302 of a server with ``redir PREFIX`` (src/http_ana.c
     ``http_perform_server_redirect``), or ``None`` when the request is not redirected.
@@ -202,7 +182,7 @@ class RedirectRules:
                 rule.head
                 + rule.location(ctx, request)
                 + rule.tail
-                + _connection(request, self.httpclose)
+                + generated_connection(request, self.httpclose)
                 + b"\r\n"
             )
         return None

@@ -7,6 +7,7 @@ responses, so the built-in ones are kept as complete raw responses too.
 from __future__ import annotations
 
 from stack.http.h1 import reason_phrase
+from stack.http.message import Request
 
 _MESSAGES = {
     400: b"Your browser sent an invalid request.",
@@ -45,10 +46,10 @@ _HAPROXY_REASONS = {
 PARSE_ERRORS = frozenset({400, 408, 413, 414, 417, 431, 501, 505})
 
 
-def builtin_error(status: int, close: bool = False) -> bytes:
+def builtin_error(status: int, connection: bytes = b"") -> bytes:
     """HAProxy 2.6's built-in response for ``status``, as observed on the wire.
 
-    ``close`` adds the ``connection: close`` HAProxy appends for HTTP/1.0 clients.
+    ``connection`` is the header line the H1 layer appends (:func:`generated_connection`).
     """
     reason = _HAPROXY_REASONS.get(status) or reason_phrase(status)
     message = _MESSAGES.get(status, reason)
@@ -59,8 +60,26 @@ def builtin_error(status: int, close: bool = False) -> bytes:
             b"Connection: close\r\nContent-Type: text/html\r\n\r\n%s"
             % (status, reason, len(body), body)
         )
-    tail = b"connection: close\r\n" if close else b""
     return (
         b"HTTP/1.1 %d %s\r\ncontent-length: %d\r\ncache-control: no-cache\r\n"
-        b"content-type: text/html\r\n%s\r\n%s" % (status, reason, len(body), tail, body)
+        b"content-type: text/html\r\n%s\r\n%s" % (status, reason, len(body), connection, body)
     )
+
+
+def generated_connection(request: Request, httpclose: bool = False) -> bytes:
+    """The ``connection`` header line HAProxy's H1 layer appends, last, to a response HAProxy
+    generates (an error, a redirect) for ``request`` (src/mux_h1.c ``h1_set_cli_conn_mode``,
+    ``h1_update_res_conn_value``): ``close`` when the client said so (HTTP/1.0 without
+    ``Connection: keep-alive``, or ``Connection: close``), when the request has a body (the
+    answer comes before it is read) or with ``option httpclose``; ``keep-alive`` for an
+    HTTP/1.0 client that asked for it; nothing for a plain HTTP/1.1 keep-alive exchange.
+    A page with ``connection: close`` is followed by the close."""
+    version = request.version
+    v11 = len(version) == 3 and (version[0] > 0x31 or (version[0] == 0x31 and version[2] >= 0x31))
+    # ``keep_alive`` is the parser's reading of the client's version and Connection header,
+    # which the balancer has already stripped from the forwarded headers by now.
+    if not request.keep_alive or request.has_body or httpclose:
+        return b"connection: close\r\n"
+    if not v11:
+        return b"connection: keep-alive\r\n"
+    return b""

@@ -57,11 +57,16 @@ def request(
     content_length: int | None = 0,
     chunked: bool = False,
 ) -> Request:
+    headers = list(headers or [])
+    tokens = {t.strip().lower() for n, v in headers if n == b"connection" for t in v.split(b",")}
+    # as the parser reads it: HTTP/1.1 keeps alive unless "close", HTTP/1.0 only if asked
+    keep_alive = b"close" not in tokens and (version == b"1.1" or b"keep-alive" in tokens)
     return Request(
         method,
         target,
         version,
-        list(headers or []),
+        headers,
+        keep_alive=keep_alive,
         content_length=content_length,
         chunked=chunked,
     )
