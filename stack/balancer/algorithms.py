@@ -23,10 +23,11 @@ resynchronises lazily at pick time). A picked server found unusable without a ``
 triggers one, so an unusable server is never returned.
 
 Deviations, all on paths a single-threaded caller with its own queue does not need:
-no ``srvtoavoid`` (redispatch re-picks instead); when all actives are down and the first backup
-is full, roundrobin/leastconn/first return ``None`` (the caller queues in the backend) where
-HAProxy would queue on that backup; leastconn ignores ``maxqueue`` in its fullness test;
-``source`` without an address falls back to the map round robin (HAProxy: internal error).
+``srvtoavoid`` is :meth:`Balancer.pick_avoiding` rather than an argument of every pick; when
+all actives are down and the first backup is full, roundrobin/leastconn/first return ``None``
+(the caller queues in the backend) where HAProxy would queue on that backup; leastconn
+ignores ``maxqueue`` in its fullness test; ``source`` without an address falls back to the
+map round robin (HAProxy: internal error).
 
 Left to the caller, as in HAProxy's ``assign_server``: with roundrobin, static-rr and first, a
 new request joins the backend queue without calling ``pick`` while that queue is not empty
@@ -363,6 +364,14 @@ class Balancer:
     def _pick(self, src: bytes | str | None, uri: bytes) -> _Slot | None:
         raise NotImplementedError
 
+    def pick_avoiding(
+        self, avoid: LbServer, src: bytes | str | None, uri: bytes
+    ) -> LbServer | None:
+        """A redispatch's pick: HAProxy's ``srvtoavoid``, the server whose connection just
+        failed, is taken only when nothing else can be. The hash algorithms ignore it, as
+        HAProxy's map-based hashing does."""
+        return self.pick(src, uri)
+
     def taken(self, server: LbServer) -> None:
         """``server``'s load just went up (request assigned or queued on it)."""
 
@@ -410,6 +419,17 @@ class RoundRobinBalancer(Balancer):
     """
 
     algorithm = model.Algorithm.ROUNDROBIN
+
+    def pick_avoiding(
+        self, avoid: LbServer, src: bytes | str | None, uri: bytes
+    ) -> LbServer | None:
+        """``fwrr_get_next_server(px, srvtoavoid)``: the avoided server uses up its turn, as a
+        full one does, and the next pick stands even if it is ``avoid`` again."""
+        first = self.pick(src, uri)
+        if first is not avoid:
+            return first
+        second = self.pick(src, uri)
+        return avoid if second is None else second
 
     def __init__(self, servers: Sequence[LbServer], *, allbackups: bool = False) -> None:
         super().__init__(servers, allbackups=allbackups)
@@ -711,6 +731,16 @@ class StaticRoundRobinBalancer(_MapBalancer):
     def _pick(self, src: bytes | str | None, uri: bytes) -> _Slot | None:
         return self._map_rr()
 
+    def pick_avoiding(
+        self, avoid: LbServer, src: bytes | str | None, uri: bytes
+    ) -> LbServer | None:
+        """``map_get_server_rr``: walk on past ``avoid`` to the next other entry of the map."""
+        for _ in range(max(self.tot_weight, 1)):
+            server = self.pick(src, uri)
+            if server is None or server is not avoid:
+                return server
+        return avoid
+
 
 class SourceBalancer(_MapBalancer):
     """``balance source``: ``map[addr_xor % tot_weight]``; one usable server means no hash."""
@@ -852,6 +882,20 @@ class LeastConnBalancer(Balancer):
                 return s
         return None
 
+    def pick_avoiding(
+        self, avoid: LbServer, src: bytes | str | None, uri: bytes
+    ) -> LbServer | None:
+        """``fwlc_get_next_server``: the first non-full server in tree order other than
+        ``avoid``, which is taken only when it is the sole choice."""
+        first = self.pick(src, uri)
+        if first is not avoid:
+            return first
+        tree = self.bck if not self.srv_act and self.fbck is None else self.act
+        for _key, _seq, s in tree.items:
+            if s.srv is not avoid and not s.full() and s.srv.usable():
+                return s.srv
+        return avoid
+
 
 # --- first: lb_fas.c -------------------------------------------------------------------------
 
@@ -886,6 +930,19 @@ class FirstBalancer(Balancer):
             if not s.full():
                 return s
         return None
+
+    def pick_avoiding(
+        self, avoid: LbServer, src: bytes | str | None, uri: bytes
+    ) -> LbServer | None:
+        """``fas_get_next_server``: the first other usable server that is not full."""
+        first = self.pick(src, uri)
+        if first is not avoid:
+            return first
+        group = self._act if self.srv_act else self._bck
+        for s in group:
+            if s.srv is not avoid and not s.full() and s.srv.usable():
+                return s.srv
+        return avoid
 
 
 # --- factory ---------------------------------------------------------------------------------

@@ -111,6 +111,9 @@ class BackendRuntime:
             config.balance, self.servers, allbackups=config.allbackups
         )
         self._hashing = config.balance.algorithm in (Algorithm.SOURCE, Algorithm.URI)
+        # HAProxy's BE_LB_KIND_RR: the pick does not depend on the request or the load, so a
+        # failed connect may move to another server at once (see frontend._connect_failed).
+        self.round_robin = config.balance.algorithm in (Algorithm.ROUNDROBIN, Algorithm.STATIC_RR)
         # Only load-aware algorithms need to hear about every request taken and released.
         balancer = type(self.balancer)
         self._tracks_load = (
@@ -124,10 +127,14 @@ class BackendRuntime:
 
     def nbsrv(self) -> int:
         """Usable servers: the active ones, or the backups when no active one is left."""
-        active = sum(1 for s in self.servers if not s.backup and s.usable())
+        active = self.usable_actives()
         if active:
             return active
         return sum(1 for s in self.servers if s.backup and s.usable())
+
+    def usable_actives(self) -> int:
+        """HAProxy's ``srv_act``: active (non-backup) servers that can take traffic."""
+        return sum(1 for s in self.servers if not s.backup and s.usable())
 
     @property
     def queued(self) -> int:
@@ -147,9 +154,11 @@ class BackendRuntime:
             self.queue.append(entry)
             self.deadlines.watch(entry)
             return entry
-        server: ServerRuntime | None = self.balancer.pick(src, uri)  # type: ignore[assignment]
-        if exclude is not None and server is exclude:
-            server = self._redispatch_target(exclude)
+        server: ServerRuntime | None
+        if exclude is None:
+            server = self.balancer.pick(src, uri)  # type: ignore[assignment]
+        else:
+            server = self.balancer.pick_avoiding(exclude, src, uri)  # type: ignore[assignment]
         if server is None:
             if not self.balancer.has_usable():
                 return None
@@ -169,14 +178,6 @@ class BackendRuntime:
             return entry
         self._take(server)
         return server
-
-    def _redispatch_target(self, exclude: ServerRuntime) -> ServerRuntime:
-        """Redispatch: any other server; the same one again if it is the only choice."""
-        for candidate in self.servers:
-            if candidate is not exclude and candidate.usable() and not candidate.full:
-                if candidate.backup == exclude.backup or not candidate.backup:
-                    return candidate
-        return exclude
 
     def assign_server(self, waiter: Waiter, server: ServerRuntime) -> QueuedRequest | ServerRuntime:
         """A request that must go to ``server`` (persistence, retries on the same server)."""

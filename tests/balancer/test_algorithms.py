@@ -554,3 +554,48 @@ def test_hashes_are_map_lookups(weights: list[int], addr: int, path: bytes) -> N
     uri = UriBalancer(farm(weights))
     key = sdbm(uri_hash_input(b"/" + path))
     assert uri.pick(None, b"/" + path) is uri.map[key % uri.tot_weight].srv
+
+
+# --- redispatch: srvtoavoid -----------------------------------------------------------------------
+
+
+def test_roundrobin_avoided_server_uses_up_its_turn() -> None:
+    """fwrr_get_next_server(px, srvtoavoid): s1's turn is spent on the failed attempt, so the
+    redispatched request goes to s2 and the next plain pick is s3, then s1 again."""
+    servers = farm([1, 1, 1])
+    b = RoundRobinBalancer(servers)
+    assert b.pick_avoiding(servers[0], None, b"") is servers[1]
+    assert seq(b, 4) == "s3 s1 s2 s3"
+
+
+def test_roundrobin_sole_server_is_taken_even_if_avoided() -> None:
+    servers = farm([1])
+    b = RoundRobinBalancer(servers)
+    assert b.pick_avoiding(servers[0], None, b"") is servers[0]
+
+
+def test_static_rr_walks_past_the_avoided_server() -> None:
+    servers = farm([2, 1])
+    b = StaticRoundRobinBalancer(servers)
+    first = b.pick(None, b"")
+    assert first is servers[0]
+    assert b.pick_avoiding(servers[0], None, b"") is servers[1]
+
+
+@pytest.mark.parametrize("cls", [FirstBalancer, LeastConnBalancer])
+def test_first_and_leastconn_take_the_next_best_other_server(cls: type[Balancer]) -> None:
+    servers = farm([1, 1, 1])
+    b = cls(servers)
+    assert b.pick(None, b"") is servers[0]
+    assert b.pick_avoiding(servers[0], None, b"") is servers[1]
+    servers[1].up = servers[2].up = False
+    b.recalc()
+    assert b.pick_avoiding(servers[0], None, b"") is servers[0]  # nothing else left
+
+
+def test_hash_algorithms_ignore_the_avoided_server() -> None:
+    servers = farm([1, 1])
+    b = SourceBalancer(servers)
+    chosen = b.pick("192.0.2.1", b"")
+    assert chosen is not None
+    assert b.pick_avoiding(chosen, "192.0.2.1", b"") is chosen
