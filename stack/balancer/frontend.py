@@ -25,11 +25,11 @@ from stack.balancer.redirects import RedirectRules, server_redirect
 from stack.balancer.rules import compile_rules, forwardfor_action
 from stack.balancer.sticktable import StickRequest, StickRules, StickTable
 from stack.config.model import Condition as ConditionConfig
-from stack.config.model import Frontend, Redirect
+from stack.config.model import ConnectionMode, Frontend, Redirect
 from stack.http.client import BackendConnection, ConnectAttempt, ConnectionPool
 from stack.http.deadlines import Deadlines
-from stack.http.errors import builtin_error
-from stack.http.message import Headers, Request, Response
+from stack.http.errors import builtin_error, generated_connection
+from stack.http.message import IDEMPOTENT_METHODS, Headers, Request, Response
 from stack.http.proxy import ProxyTransaction, prepare_request_headers
 from stack.http.server import Exchange
 from stack.http.tls import TlsFileError, server_tls_options, sni_for
@@ -66,14 +66,14 @@ class Conditions:
     def __call__(self, condition: ConditionConfig, ctx: Any) -> bool:
         return self.compile(condition)(ctx)
 
-    def redirects(self, redirects: tuple[Redirect, ...]) -> RedirectRules | None:
+    def redirects(self, redirects: tuple[Redirect, ...], httpclose: bool) -> RedirectRules | None:
         """A proxy's redirect rules, their conditions compiled now rather than on first use."""
         if not redirects:
             return None
         for redirect in redirects:
             if redirect.condition is not None:
                 self.compile(redirect.condition)
-        return RedirectRules(redirects, self)
+        return RedirectRules(redirects, self, httpclose=httpclose)
 
 
 class BackendRoute:
@@ -108,7 +108,8 @@ class BackendRoute:
             if config.stick_rules
             else None
         )
-        self.redirects = conditions.redirects(config.redirects)
+        closing = ConnectionMode.CLOSE in (frontend.connection_mode, config.connection_mode)
+        self.redirects = conditions.redirects(config.redirects, closing)
         self.request_rules = compile_rules(config.http_request)
         self.response_rules = compile_rules(config.http_response)
         self.forwardfor = forwardfor_action(frontend.forwardfor, config.forwardfor)
@@ -151,7 +152,9 @@ class FrontendHandler:
         self.routes_by_name = {
             name: BackendRoute(config, b, tables or {}, conditions) for name, b in backends.items()
         }
-        self.redirects = conditions.redirects(config.redirects)
+        # option httpclose: close after any response this proxy generates
+        self.httpclose = config.connection_mode is ConnectionMode.CLOSE
+        self.redirects = conditions.redirects(config.redirects, self.httpclose)
         self.use_backends: list[tuple[BackendRoute, Condition | None]] = [
             (
                 self.routes_by_name[u.backend],
@@ -262,6 +265,7 @@ class Transaction(ProxyTransaction):
     cookie: CookieDecision | None = None
     stick_request: StickRequest | None = None
     local_bytes = -1  # %B of a response this proxy generated (redirect, error page)
+    direct = False  # the server was chosen by persistence (HAProxy's SF_DIRECT)
 
     def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
         self.exchange = exchange
@@ -348,6 +352,7 @@ class Transaction(ProxyTransaction):
     def _assign_to(self, server: ServerRuntime, now: float) -> None:
         """Persistence named ``server``: wait for it if it is full."""
         assert self.route is not None
+        self.direct = True
         result = self.route.backend.assign_server(self, server)
         if isinstance(result, ServerRuntime):
             self._slot = True
@@ -432,6 +437,12 @@ class Transaction(ProxyTransaction):
         self.forward(conn, self.headers, route.server_timeout, now)
 
     def _connect_failed(self, reason: str) -> None:
+        """A connect (or TLS handshake) failed: HAProxy 2.6's ``back_handle_st_cer`` and
+        ``stream_choose_redispatch``. Each failure uses one of ``retries``; with ``option
+        redispatch`` the request leaves its server when that server is not UP, on the last
+        retry, or at once when it was not sent there by persistence and a round-robin
+        algorithm has another active server. A retry waits min(``timeout connect``, 1 s)
+        unless it moves to another server under round robin with more than one active."""
         self._attempt = None
         if self._ended or self.exchange.finished:
             return
@@ -441,17 +452,38 @@ class Transaction(ProxyTransaction):
             self._local_error(503, "SC")
             return
         self.retries += 1
-        if route.redispatch and self.retries == route.retries and len(route.backend.servers) > 1:
-            # HAProxy redispatches on the last retry, with no turnaround delay.
-            self.redispatched = True
-            previous = self.server
-            self._release_slot()
-            self._assign(previous, self.frontend.deadlines.now())
-            if self.cookie is not None and route.cookies is not None:
-                route.cookies.redispatched(self.cookie, self.server)
-            return
+        server = self.server
+        backend = route.backend
+        actives = backend.usable_actives()
         delay = min(route.connect_timeout or 1.0, 1.0)
+        if (
+            route.redispatch
+            and server is not None
+            and (
+                not server.usable()
+                or self.retries == route.retries
+                or (not self.direct and actives > 1 and backend.round_robin)
+            )
+        ):
+            self._release_slot()
+            self.direct = False
+            if backend.round_robin and actives > 1:
+                self._redispatch(server)
+            else:
+                self._retry_call = self.frontend.reactor.callLater(delay, self._redispatch, server)
+            return
         self._retry_call = self.frontend.reactor.callLater(delay, self._retry)
+
+    def _redispatch(self, previous: ServerRuntime) -> None:
+        self._retry_call = None
+        if self._ended or self.exchange.finished:
+            return
+        self._assign(previous, self.frontend.deadlines.now())
+        if self.server is not previous and self.server is not None:
+            self.redispatched = True  # the log's "+" before the retries
+            route = self.route
+            if self.cookie is not None and route is not None and route.cookies is not None:
+                route.cookies.redispatched(self.cookie, self.server)
 
     def _retry(self) -> None:
         self._retry_call = None
@@ -464,21 +496,23 @@ class Transaction(ProxyTransaction):
         self.status = response.status
         route = self.route
         headers = response.headers
-        if route is not None:
-            server = self.server
-            if route.cookies is not None and self.cookie is not None:
-                route.cookies.on_response(
-                    self.cookie, server, self.request, response, self.t_response
-                )
-            if route.stick is not None and server is not None and route.stick.has_store_rules:
-                stores = self.stick_request.stores if self.stick_request is not None else ()
-                route.stick.on_response(
-                    self, response, server, self.t_response, stores, src=self.src
-                )
-            for rule in route.response_rules:
+        # HAProxy's order: stick store-response (its own analyser, on the server's headers),
+        # then the http-response rules of the backend and of the frontend, then the server's
+        # cookies and the inserted persistence cookie, which the rules therefore never touch.
+        if route is None:
+            for rule in self.frontend.response_rules:
                 rule(headers, self)
+            return
+        server = self.server
+        if route.stick is not None and server is not None and route.stick.has_store_rules:
+            stores = self.stick_request.stores if self.stick_request is not None else ()
+            route.stick.on_response(self, response, server, self.t_response, stores, src=self.src)
+        for rule in route.response_rules:
+            rule(headers, self)
         for rule in self.frontend.response_rules:
             rule(headers, self)
+        if route.cookies is not None and self.cookie is not None:
+            route.cookies.on_response(self.cookie, server, self.request, response, self.t_response)
 
     def on_server_failure(self, status: int, before_response: bool) -> None:
         conn = self.conn
@@ -486,11 +520,13 @@ class Transaction(ProxyTransaction):
             before_response
             and conn is not None
             and conn.reused
+            and self.request.method in IDEMPOTENT_METHODS
             and not self.request.has_body
             and not self._ended
             and not self.exchange.finished
         ):
-            # An idle connection the server had closed: try a fresh one.
+            # An idle connection the server had closed: an idempotent request may be sent
+            # again on a fresh one (RFC 9110 §9.2.2); any other gets the 502.
             self._connect(self.frontend.deadlines.now())
             return
         if status == 504:
@@ -520,7 +556,9 @@ class Transaction(ProxyTransaction):
         if page is None:
             page = self.frontend.errorfiles.get(status)
         if page is None:
-            page = builtin_error(status, close=self.request.version == b"1.0")
+            page = builtin_error(
+                status, generated_connection(self.request, self.frontend.httpclose)
+            )
         self.local_bytes = htx_page_size(page)
         exchange.send_raw(page)
 
