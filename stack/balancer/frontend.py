@@ -240,6 +240,10 @@ def _request_line(request: Request) -> bytes:
     return b"%s %s HTTP/%s" % (request.method, request.target, request.version)
 
 
+# The transfer-encoding: chunked header the engine re-adds: part of what HAProxy counts.
+_TE_CHUNKED = len(b"transfer-encoding") + len(b"chunked")
+
+
 class Transaction(ProxyTransaction):
     """One request's journey through the balancer (also its ACL and sample context).
 
@@ -264,7 +268,7 @@ class Transaction(ProxyTransaction):
     _ended = False
     cookie: CookieDecision | None = None
     stick_request: StickRequest | None = None
-    local_bytes = -1  # %B of a response this proxy generated (redirect, error page)
+    local_bytes = -1  # %B of a generated response, or of a server's response head
     direct = False  # the server was chosen by persistence (HAProxy's SF_DIRECT)
 
     def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
@@ -496,6 +500,12 @@ class Transaction(ProxyTransaction):
         self.status = response.status
         route = self.route
         headers = response.headers
+        if self.frontend.log is not None:
+            # %B: HAProxy counts the response as it came from the server, before any rule
+            # or inserted cookie (its byte counter runs on the input side)
+            self.local_bytes = htx_response_size(
+                b"HTTP/1.1", b"%d" % response.status, response.reason, headers, 0, False
+            ) + (_TE_CHUNKED if response.chunked else 0)
         # HAProxy's order: stick store-response (its own analyser, on the server's headers),
         # then the http-response rules of the backend and of the frontend, then the server's
         # cookies and the inserted persistence cookie, which the rules therefore never touch.
@@ -563,21 +573,14 @@ class Transaction(ProxyTransaction):
         exchange.send_raw(page)
 
     def _log_bytes(self) -> int:
-        """``%B`` as HAProxy counts it (``httplog.htx_response_size``)."""
-        if self.local_bytes >= 0:
-            return self.local_bytes
+        """``%B`` as HAProxy counts it (``httplog.htx_response_size``): the head as received
+        (or the page generated), then the body's data and the end of a chunked body."""
         response = self.response
         if response is None:
-            return 0
+            return max(self.local_bytes, 0)
         exchange = self.exchange
-        return htx_response_size(
-            b"HTTP/1.1",
-            b"%d" % response.status,
-            response.reason,
-            response.headers,
-            exchange.body_out,
-            response.chunked and exchange.finished and not exchange.aborted,
-        )
+        ended = response.chunked and exchange.finished and not exchange.aborted
+        return self.local_bytes + exchange.body_out + (1 if ended else 0)
 
     def _release_slot(self) -> None:
         if self._slot:

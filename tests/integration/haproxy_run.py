@@ -278,17 +278,18 @@ def normalise_response(r: Response, dates: list[int]) -> dict:
 
 
 _LOG = re.compile(
-    r"127\.0\.0\.1:\d+ \[[^\]]+\] fe (?P<srv>\S+) (?P<timers>\S+) (?P<status>-?\d+) \d+ "
+    r"127\.0\.0\.1:\d+ \[[^\]]+\] fe (?P<srv>\S+) (?P<timers>\S+) (?P<status>-?\d+) (?P<bytes>\+?\d+) "
     r"\S+ \S+ (?P<term>\S{4}) (?P<conns>\S+) \S+ \"(?P<req>[^\"]*)\""
 )
 
 
-def log_entries(text: str) -> list[tuple[str, str, str, str, str]]:
-    """(backend/server, status, termination state, retries, request line) per httplog line."""
+def log_entries(text: str) -> list[tuple[str, str, str, str, str, str]]:
+    """(backend/server, status, %B, termination state, retries, request line) per httplog
+    line."""
     out = []
     for m in _LOG.finditer(text):
         if m["req"] == "<BADREQ>":  # the readiness probe's empty connection
             continue
         retries = m["conns"].split("/")[-1]
-        out.append((m["srv"], m["status"], m["term"], retries, m["req"]))
+        out.append((m["srv"], m["status"], m["bytes"], m["term"], retries, m["req"]))
     return out

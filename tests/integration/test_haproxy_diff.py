@@ -655,7 +655,8 @@ def test_client_and_origin_see_the_same(name: str, scenario_run) -> None:
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_httplog_matches(name: str, scenario_run) -> None:
-    """Server, status, termination state (cookie flags), retries and request line per request."""
+    """Server, status, bytes (%B), termination state (cookie flags), retries and request line
+    per request."""
     run = scenario_run(name)
     h, s = run.logs["haproxy"], run.logs["stack"]
     diffs = [f"  haproxy {a}\n  stack   {b}" for a, b in zip(h, s, strict=False) if a != b]
