@@ -278,7 +278,8 @@ def normalise_response(r: Response, dates: list[int]) -> dict:
 
 
 _LOG = re.compile(
-    r"127\.0\.0\.1:\d+ \[[^\]]+\] fe (?P<srv>\S+) (?P<timers>\S+) (?P<status>-?\d+) (?P<bytes>\+?\d+) "
+    r"127\.0\.0\.1:\d+ \[[^\]]+\] fe (?P<srv>\S+) (?P<timers>\S+) (?P<status>-?\d+) "
+    r"(?P<bytes>\+?\d+) "
     r"\S+ \S+ (?P<term>\S{4}) (?P<conns>\S+) \S+ \"(?P<req>[^\"]*)\""
 )
 
