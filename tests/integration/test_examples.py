@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import ROOT, free_port, raw_exchange
+from test_backend_tls import TlsOrigin, pki  # noqa: F401  (pki is a fixture)
 from test_balancer import get
 from test_failover import killable_origins
 
@@ -444,6 +445,39 @@ def test_seed003_health_check_and_redispatch_of_a_dead_server(killable, run_stac
     assert wait_for(lambda: '"GET /after HTTP/1.1"' in stack.log_text())
     line = next(x for x in stack.log_text().splitlines() if '"GET /after HTTP/1.1"' in x)
     assert "https-in/ip-10-22-2-34 " in line and re.search(r"/\+\d+ ", line)
+
+
+def test_seed003_article_tls_servers(pki, run_stack) -> None:  # noqa: F811
+    """The article's own server lines (``ssl verify none ... check inter 2s``, shown commented
+    in the example) against TLS origins: traffic and health checks go over TLS, and the
+    SERVERID cookie keeps the client on its server."""
+    d, cert = pki
+    a, b = TlsOrigin("ip-10-22-1-18", cert, d), TlsOrigin("ip-10-22-2-34", cert, d)
+    try:
+        ex = Example("seed-003-sticky-tls.ini")
+        text = ex.text
+        for origin, address in ((a, "10.22.1.18:443"), (b, "10.22.2.34:443")):
+            name = origin.name
+            plain = next(x for x in text.splitlines() if x.startswith(f"server {name} = "))
+            tls = f"# server {name} = {address} "
+            commented = next(x for x in text.splitlines() if x.startswith(tls))
+            article = commented[2:].replace(address, f"127.0.0.1:{origin.port}")
+            text = text.replace(plain, article)
+        ex.text = text
+        start(run_stack, ex, 18031)
+        port = ex.port(18031)
+        assert wait_for(lambda: any(r["target"] == "/resource/hc/application" for r in a.requests))
+        first, _ = get(port, "/login")
+        server = first.getheader("X-Served-By")
+        [cookie] = set_cookies(first)
+        for i in range(3):
+            r, _ = get(port, f"/page{i}", headers={"Cookie": cookie.split(";")[0]})
+            assert r.status == 200 and r.getheader("X-Served-By") == server
+        assert a.handshake_failures == 0 and b.handshake_failures == 0
+        assert None in a.sni  # no sni keyword: none sent
+    finally:
+        a.close()
+        b.close()
 
 
 def test_seed003_tomcats_stick_on_the_jsessionid_cookie(origins, run_stack) -> None:
