@@ -44,7 +44,7 @@ import itertools
 import socket
 import struct
 from bisect import bisect_left, insort
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar, Protocol
 
 from stack.config import model
@@ -371,6 +371,21 @@ class Balancer:
         failed, is taken only when nothing else can be. The hash algorithms ignore it, as
         HAProxy's map-based hashing does."""
         return self.pick(src, uri)
+
+    def _next_other(self, avoid: LbServer, src: bytes | str | None, uri: bytes) -> LbServer | None:
+        """``pick_avoiding`` for the algorithms whose pick is a scan (first, leastconn): the
+        usual pick, or when that is ``avoid``, the next usable, non-full server of the scan;
+        ``avoid`` only when there is no other."""
+        first = self.pick(src, uri)
+        if first is not avoid:
+            return first
+        for s in self._candidates():
+            if s.srv is not avoid and not s.full() and s.srv.usable():
+                return s.srv
+        return avoid
+
+    def _candidates(self) -> Iterable[_Slot]:
+        raise NotImplementedError
 
     def taken(self, server: LbServer) -> None:
         """``server``'s load just went up (request assigned or queued on it)."""
@@ -882,19 +897,12 @@ class LeastConnBalancer(Balancer):
                 return s
         return None
 
-    def pick_avoiding(
-        self, avoid: LbServer, src: bytes | str | None, uri: bytes
-    ) -> LbServer | None:
-        """``fwlc_get_next_server``: the first non-full server in tree order other than
-        ``avoid``, which is taken only when it is the sole choice."""
-        first = self.pick(src, uri)
-        if first is not avoid:
-            return first
+    def _candidates(self) -> Iterable[_Slot]:
+        """``fwlc_get_next_server`` with ``srvtoavoid``: tree order."""
         tree = self.bck if not self.srv_act and self.fbck is None else self.act
-        for _key, _seq, s in tree.items:
-            if s.srv is not avoid and not s.full() and s.srv.usable():
-                return s.srv
-        return avoid
+        return (s for _key, _seq, s in tree.items)
+
+    pick_avoiding = Balancer._next_other
 
 
 # --- first: lb_fas.c -------------------------------------------------------------------------
@@ -931,18 +939,11 @@ class FirstBalancer(Balancer):
                 return s
         return None
 
-    def pick_avoiding(
-        self, avoid: LbServer, src: bytes | str | None, uri: bytes
-    ) -> LbServer | None:
-        """``fas_get_next_server``: the first other usable server that is not full."""
-        first = self.pick(src, uri)
-        if first is not avoid:
-            return first
-        group = self._act if self.srv_act else self._bck
-        for s in group:
-            if s.srv is not avoid and not s.full() and s.srv.usable():
-                return s.srv
-        return avoid
+    def _candidates(self) -> Iterable[_Slot]:
+        """``fas_get_next_server`` with ``srvtoavoid``: declaration order."""
+        return self._act if self.srv_act else self._bck
+
+    pick_avoiding = Balancer._next_other
 
 
 # --- factory ---------------------------------------------------------------------------------
