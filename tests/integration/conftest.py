@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from origin import Origin
+from origin import KillableOrigin, Origin
 
 TWISTD = str(Path(sys.executable).parent / "twistd")
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +61,31 @@ def origins() -> Iterator[Callable[[str], Origin]]:
     yield make
     for o in made:
         o.close()
+
+
+@pytest.fixture
+def killable() -> Iterator[Callable[..., KillableOrigin]]:
+    """Recording origins that can die with their connections (``kill()``)."""
+    made: list[KillableOrigin] = []
+
+    def make(name: str, hold: str | None = None) -> KillableOrigin:
+        o = KillableOrigin(name, hold)
+        made.append(o)
+        return o
+
+    yield make
+    for o in made:
+        o.kill()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
 
 
 @pytest.fixture

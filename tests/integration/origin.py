@@ -6,6 +6,7 @@ and connection, and answers on behaviour asked for in the query string.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -127,3 +128,62 @@ class Origin:
             + payload_out
         )
         return True
+
+
+class KillableOrigin(Origin):
+    """A recording origin that can die like a crashed server: ``kill()`` stops listening and
+    closes every connection it has, idle or carrying a request it has not answered yet.
+
+    A response already being written finishes first (the kill waits for it), so a request is
+    either answered in full or never answered at all. ``hold`` makes requests for that path
+    wait (after they were received and recorded) until the origin is killed; ``received``
+    is set when such a request has arrived.
+    """
+
+    def __init__(self, name: str, hold: str | None = None) -> None:
+        self.lock = threading.Lock()
+        self.open: set[socket.socket] = set()
+        self.killed = False
+        self.hold = hold
+        self.received = threading.Event()
+        self._dead = threading.Event()
+        super().__init__(name)
+
+    def _serve(self, conn: socket.socket) -> None:
+        with self.lock:
+            if self.killed:
+                conn.close()
+                return
+            self.open.add(conn)
+        try:
+            super()._serve(conn)
+        finally:
+            with self.lock:
+                self.open.discard(conn)
+
+    def _respond(self, conn, method, target, record, hmap) -> bool:
+        if self.hold is not None and target.split("?")[0] == self.hold:
+            self.received.set()
+            self._dead.wait(10)
+            return False
+        with self.lock:
+            if self.killed:
+                return False
+            return super()._respond(conn, method, target, record, hmap)
+
+    def kill(self) -> None:
+        with self.lock:
+            self.killed = True
+            self._stop = True
+            with contextlib.suppress(OSError):  # wakes accept(); the backlog is reset
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+            for conn in list(self.open):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            self.open.clear()
+        self._dead.set()
+
+    def close(self) -> None:
+        self.kill()

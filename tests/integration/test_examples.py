@@ -18,10 +18,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import ROOT, free_port, raw_exchange
+from conftest import ROOT, free_port, raw_exchange, wait_for
 from test_backend_tls import TlsOrigin, pki  # noqa: F401  (pki is a fixture)
 from test_balancer import get
-from test_failover import killable_origins
 
 pytestmark = pytest.mark.integration
 
@@ -96,24 +95,6 @@ def seen_headers(record: dict) -> dict[str, list[str]]:
 
 def hdrs_query(headers: dict[str, str]) -> str:
     return "hdrs=" + quote(json.dumps(headers))
-
-
-@pytest.fixture
-def killable():
-    """Recording origins that can die with their connections (``kill()``)."""
-    made, make = killable_origins()
-    yield make
-    for o in made:
-        o.kill()
-
-
-def wait_for(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 # -- seed 000: ACL routing, round robin, PHP sessions kept by appsession -------------------------
