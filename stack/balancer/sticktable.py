@@ -745,29 +745,3 @@ class StickRules:
         puid, name = server.puid, server.name
         for table, key in queued:
             table.store(key, puid, name, now)
-
-    # --- one phase alone ---------------------------------------------------------
-
-    def match(
-        self,
-        ctx: Any,
-        request: Request,
-        src: str,
-        now: float,
-        persist: bool,
-        assigned: bool = False,
-    ) -> StickServer | None:
-        """The server ``stick match``/``stick on`` rules assign, or ``None`` (hits are
-        refreshed even when ``assigned`` or when their server is unusable)."""
-        return self.on_request(ctx, request, src, now, persist, assigned).server
-
-    def store_response(
-        self,
-        ctx: Any,
-        response: Response,
-        server: StickServer,
-        now: float,
-        src: str | None = None,
-    ) -> None:
-        """Store the ``store-response`` keys -> ``server``."""
-        self.on_response(ctx, response, server, now, (), src)

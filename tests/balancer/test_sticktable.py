@@ -84,6 +84,26 @@ def res(*set_cookies: str) -> Response:
     return Response(200, b"OK", [(b"set-cookie", c.encode()) for c in set_cookies])
 
 
+def match(
+    rules: StickRules,
+    ctx: Any,
+    request: Request,
+    src: str,
+    now: float,
+    persist: bool,
+    assigned: bool = False,
+) -> Any:
+    """The server the request-side rules assign (one phase alone)."""
+    return rules.on_request(ctx, request, src, now, persist, assigned).server
+
+
+def store_response(
+    rules: StickRules, ctx: Any, response: Response, server: Any, now: float, src: str | None = None
+) -> None:
+    """Store the ``store-response`` keys -> ``server`` (one phase alone)."""
+    rules.on_response(ctx, response, server, now, (), src)
+
+
 @dataclass
 class Backend:
     """A backend's servers, tables and rules, as the glue would hold them."""
@@ -500,8 +520,8 @@ def test_seed_003_jsessionid_idiom() -> None:
     ]
     # another session lands on s2 and is kept apart
     be.stick.on_response(None, res("JSESSIONID=other"), s2, 61.0)
-    assert be.stick.match(None, req("JSESSIONID=other"), "", 62.0, False) is s2
-    assert be.stick.match(None, req(f"JSESSIONID={sid}"), "", 62.0, False) is s1
+    assert match(be.stick, None, req("JSESSIONID=other"), "", 62.0, False) is s2
+    assert match(be.stick, None, req(f"JSESSIONID={sid}"), "", 62.0, False) is s1
 
 
 def test_seed_000_appsession_translation() -> None:
@@ -515,12 +535,12 @@ def test_seed_000_appsession_translation() -> None:
     )
     s3 = be.servers[2]
     sid = "k8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3"  # 32 characters: all kept
-    be.stick.store_response(None, res(f"PHPSESSID={sid}; path=/"), s3, now=0.0)
+    store_response(be.stick, None, res(f"PHPSESSID={sid}; path=/"), s3, now=0.0)
     assert be.t.key_for(sid + "tail") == sid.encode()
-    assert be.stick.match(None, req(f"PHPSESSID={sid}"), "", 3599.0, False) is s3
+    assert match(be.stick, None, req(f"PHPSESSID={sid}"), "", 3599.0, False) is s3
     # the match refreshed it: an hour after the last use it is still there, then gone
-    assert be.stick.match(None, req(f"PHPSESSID={sid}"), "", 7198.9, False) is s3
-    assert be.stick.match(None, req(f"PHPSESSID={sid}"), "", 10798.9 + 0.2, False) is None
+    assert match(be.stick, None, req(f"PHPSESSID={sid}"), "", 7198.9, False) is s3
+    assert match(be.stick, None, req(f"PHPSESSID={sid}"), "", 10798.9 + 0.2, False) is None
 
 
 def test_store_records_the_server_that_answered() -> None:
@@ -533,7 +553,7 @@ def test_store_records_the_server_that_answered() -> None:
     be.stick.on_response(None, res(), s2, 1.1, got.stores)  # after redispatch: s2 answered
     e = be.t.lookup(b"a", 2.0, touch=False)
     assert e is not None and (e.server_id, e.server_key) == (2, "s2")
-    assert be.stick.match(None, req("JSESSIONID=a"), "", 2.0, False) is s2
+    assert match(be.stick, None, req("JSESSIONID=a"), "", 2.0, False) is s2
 
 
 def test_down_server_ignored_unless_persist() -> None:
@@ -541,8 +561,8 @@ def test_down_server_ignored_unless_persist() -> None:
     s1 = be.servers[0]
     be.t.store(b"a", 1, "s1", 0.0)
     s1.up = False
-    assert be.stick.match(None, req("JSESSIONID=a"), "", 1.0, persist=False) is None
-    assert be.stick.match(None, req("JSESSIONID=a"), "", 1.0, persist=True) is s1
+    assert match(be.stick, None, req("JSESSIONID=a"), "", 1.0, persist=False) is None
+    assert match(be.stick, None, req("JSESSIONID=a"), "", 1.0, persist=True) is s1
 
 
 def test_lookup_by_name_then_id() -> None:
@@ -552,13 +572,13 @@ def test_lookup_by_name_then_id() -> None:
     be.t.apply_remote(b"byid", 2, None, 0.0)
     be.t.apply_remote(b"unknown-name", 1, "gone", 0.0)
     be.t.apply_remote(b"nothing", 9, "gone", 0.0)
-    assert be.stick.match(None, req("JSESSIONID=byname"), "", 1.0, False) is s3
-    assert be.stick.match(None, req("JSESSIONID=byid"), "", 1.0, False) is s2
-    assert be.stick.match(None, req("JSESSIONID=unknown-name"), "", 1.0, False) is s1
-    assert be.stick.match(None, req("JSESSIONID=nothing"), "", 1.0, False) is None
+    assert match(be.stick, None, req("JSESSIONID=byname"), "", 1.0, False) is s3
+    assert match(be.stick, None, req("JSESSIONID=byid"), "", 1.0, False) is s2
+    assert match(be.stick, None, req("JSESSIONID=unknown-name"), "", 1.0, False) is s1
+    assert match(be.stick, None, req("JSESSIONID=nothing"), "", 1.0, False) is None
     # a name found on a down server does not fall back to the id
     s3.up = False
-    assert be.stick.match(None, req("JSESSIONID=byname"), "", 1.0, False) is None
+    assert match(be.stick, None, req("JSESSIONID=byname"), "", 1.0, False) is None
 
 
 def test_first_match_wins_and_later_hits_are_refreshed() -> None:
@@ -570,12 +590,12 @@ def test_first_match_wins_and_later_hits_are_refreshed() -> None:
     s1, s2, _ = be.servers
     tables["app"].store(b"a", 1, "s1", 0.0)
     tables["other"].store(b"b", 2, "s2", 0.0)
-    assert be.stick.match(None, req(x_a="a", x_b="b"), "", 5.0, False) is s1
+    assert match(be.stick, None, req(x_a="a", x_b="b"), "", 5.0, False) is s1
     assert tables["other"].lookup(b"b", 14.0, touch=False) is not None  # refreshed at 5
     # a server already assigned (persistence cookie) is kept, the entry still refreshed
-    assert be.stick.match(None, req(x_a="a"), "", 9.0, False, assigned=True) is None
+    assert match(be.stick, None, req(x_a="a"), "", 9.0, False, assigned=True) is None
     assert tables["app"].lookup(b"a", 18.0, touch=False) is not None
-    assert be.stick.match(None, req(x_a="zz", x_b="b"), "", 14.5, False) is s2
+    assert match(be.stick, None, req(x_a="zz", x_b="b"), "", 14.5, False) is s2
 
 
 def test_first_store_per_table_and_stick_on_skipped_whole() -> None:
@@ -653,8 +673,8 @@ def test_src_rules_and_other_tables() -> None:
     be.stick.on_response(None, res(), s2, 0.1, got.stores, src="192.0.2.7")
     assert tables["app"].lookup(socket.inet_aton("192.0.2.7"), 1.0) is not None
     assert " key=::ffff:192.0.2.7 " in tables["shared"].show(1.0)[1]
-    assert be.stick.match(None, req(), "192.0.2.7", 1.0, False) is s2
-    assert be.stick.match(None, req(), "192.0.2.8", 1.0, False) is None
+    assert match(be.stick, None, req(), "192.0.2.7", 1.0, False) is s2
+    assert match(be.stick, None, req(), "192.0.2.8", 1.0, False) is None
     assert be.stick.has_store_rules and be.stick.has_request_rules
     assert tables["shared"].server_data
 
@@ -677,7 +697,7 @@ def test_full_nopurge_table_still_matches_but_stores_nothing() -> None:
     got = be.stick.on_request(None, req("S=b"), "", 1.0, False)
     be.stick.on_response(None, res(), s2, 1.0, got.stores)
     assert [e.key for e in t.entries()] == [b"a"]
-    assert be.stick.match(None, req("S=a"), "", 2.0, False) is s1
+    assert match(be.stick, None, req("S=a"), "", 2.0, False) is s1
 
 
 def test_appsession_query_string_mode_falls_back_to_the_url_param() -> None:
@@ -693,7 +713,7 @@ def test_appsession_query_string_mode_falls_back_to_the_url_param() -> None:
     s1, s2, _ = be.servers
     be.t.store(b"x", 1, "s1", 0.0)
     be.t.store(b"y", 2, "s2", 0.0)
-    assert be.stick.match(None, req(target=b"/?SID=y"), "", 1.0, False) is s2
+    assert match(be.stick, None, req(target=b"/?SID=y"), "", 1.0, False) is s2
     # the cookie rule queued a store for the table: the url_param rule is skipped whole
     got = be.stick.on_request(None, req("SID=x", target=b"/?SID=y"), "", 1.0, False)
     assert got.server is s1 and [k for _, k in got.stores] == [b"x"]
