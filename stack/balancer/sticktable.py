@@ -34,8 +34,7 @@ Rules (:class:`StickRules`)
     that really answered (after any redispatch): ``server_id`` = its ``puid``, ``server_key``
     = its name. A stored entry is looked up by ``server_key`` first, then ``server_id``; a
     server that is not usable is ignored unless ``persist`` (``option persist`` or
-    ``force-persist``). :meth:`match` and :meth:`store_response` are shorthands for one
-    phase alone.
+    ``force-persist``).
 
 Peers hooks
     ``StickTable.listener`` is called with ``(table, entry)`` after every local update (store
