@@ -252,6 +252,7 @@ class _ReadyOnHandshake(_ReadyOnConnect):
     ``timeout connect``; a connection lost before that is a failed connect."""
 
     handshaking = True
+    _timed_out = False
 
     def connectionMade(self) -> None:
         self._write = direct_writer(self.transport)  # the TLS layer's own write
@@ -277,8 +278,6 @@ class _ReadyOnHandshake(_ReadyOnConnect):
             self.abort()  # connectionLost reports the timeout
             return
         super().deadline_expired(now)
-
-    _timed_out = False
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         if not self.handshaking:

@@ -28,7 +28,8 @@ Differences from HAProxy:
   the key is missing it is read from the same path plus ``.key`` (HAProxy's default
   ``ssl-load-extra-files``).
 
-Files are read once (and again when their modification time or size changes); creators are
+Files are read once (and again when their modification time or size changes, looked at no
+more than once a second); creators are
 cached by their inputs, so calling :func:`server_tls_options` per connection does not rebuild
 the OpenSSL context. Each distinct SNI value (``sni req.hdr(host)``) gets its own creator and
 context: Twisted checks the name it sends, and older Twisted releases hook that check on the
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -79,14 +81,23 @@ def sni_for(tls: ServerTls, request_host: bytes | None) -> str | None:
     expression = tls.sni
     if expression is None:
         return None
+    fixed, from_host = _sni_plan(expression)
+    if not from_host:
+        return fixed
+    if request_host is None:
+        return None
+    return _strip_port(request_host.strip().decode("latin-1")) or None
+
+
+@lru_cache(maxsize=64)
+def _sni_plan(expression: str) -> tuple[str | None, bool]:
+    """What an ``sni`` expression asks for, read once: (fixed name, take the Host header)."""
     expression = expression.strip()
     fixed = _STR_SNI.fullmatch(expression)
     if fixed is not None:
-        return fixed.group(1) or None
+        return fixed.group(1) or None, False
     if _HOST_SNI.fullmatch(expression):
-        if request_host is None:
-            return None
-        return _strip_port(request_host.strip().decode("latin-1")) or None
+        return None, True
     raise ValueError(f"unsupported sni expression {expression!r} (use str(NAME) or req.hdr(host))")
 
 
@@ -143,9 +154,25 @@ def server_tls_options(
     )
 
 
+# Paths whose stamp was read in the last second: a TLS connection per request must not cost
+# two stat() calls each, and a changed file is still picked up within a second.
+_STAMP_TTL = 1.0
+_stamps: dict[str, tuple[float, tuple[int, int] | None]] = {}
+
+
 def _file_stamp(path: str | None) -> tuple[int, int] | None:
     if path is None or path == SYSTEM_CA:
         return None
+    now = time.monotonic()
+    known = _stamps.get(path)
+    if known is not None and now - known[0] < _STAMP_TTL:
+        return known[1]
+    stamp = _read_stamp(path)
+    _stamps[path] = (now, stamp)
+    return stamp
+
+
+def _read_stamp(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
     except OSError:

@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from twisted.test.iosim import connectedServerAndClient
 from zope.interface import implementer
 
+import stack.http.tls
 from stack.config.model import ServerTls
 from stack.http.tls import TlsFileError, server_tls_options, sni_for
 
@@ -273,7 +274,11 @@ def test_missing_files(pki: Pki, tmp_path: Path) -> None:
         server_tls_options(ServerTls(verify=False, crt=str(only_cert)), "h", None)
 
 
-def test_creators_cached_until_a_file_changes(pki: Pki, tmp_path: Path) -> None:
+def test_creators_cached_until_a_file_changes(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(stack.http.tls.time, "monotonic", lambda: clock[0])
     ca = tmp_path / "ca.pem"
     ca.write_bytes(pki.ca.cert_pem())
     tls = ServerTls(ca_file=str(ca), sni=f"str({SERVER_NAME})")
@@ -283,6 +288,9 @@ def test_creators_cached_until_a_file_changes(pki: Pki, tmp_path: Path) -> None:
     ca.write_bytes(pki.other_ca.cert_pem())
     stat = ca.stat()
     os.utime(ca, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    # files are looked at again at most once a second, not on every connection
+    assert server_tls_options(tls, "127.0.0.1", SERVER_NAME) is first
+    clock[0] += 1.5
     second = server_tls_options(tls, "127.0.0.1", SERVER_NAME)
     assert second is not first
     assert not exchange(second, pki).client.handshake_done  # the new CA is in force
