@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-Key = ec.EllipticCurvePrivateKey
+Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 def _name(cn: str) -> x509.Name:
@@ -46,11 +46,17 @@ class Issued:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
-def make_ca(cn: str) -> Issued:
+def make_ca(cn: str, parent: Issued | None = None) -> Issued:
+    """A root CA, or with ``parent`` an intermediate CA it signs."""
     key = ec.generate_private_key(ec.SECP256R1())
+    issuer = parent.cert.subject if parent is not None else _name(cn)
+    builder = _builder(cn, issuer, key)
+    if parent is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), False
+        )
     cert = (
-        _builder(cn, _name(cn), key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -66,13 +72,25 @@ def make_ca(cn: str) -> Issued:
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
+        .sign(parent.key if parent is not None else key, hashes.SHA256())
     )
     return Issued(key, cert)
 
 
-def issue(ca: Issued, cn: str, names: list[x509.GeneralName], client: bool = False) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
+def issue(
+    ca: Issued,
+    cn: str,
+    names: list[x509.GeneralName],
+    client: bool = False,
+    *,
+    rsa_bits: int | None = None,
+) -> Issued:
+    """A leaf signed by ``ca``: ECDSA P-256, or RSA of ``rsa_bits`` bits."""
+    key: Key = (
+        rsa.generate_private_key(65537, rsa_bits)
+        if rsa_bits
+        else ec.generate_private_key(ec.SECP256R1())
+    )
     usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
     builder = _builder(cn, ca.cert.subject, key).add_extension(
         x509.BasicConstraints(ca=False, path_length=None), critical=True
