@@ -18,10 +18,11 @@ FRONTEND = "frontend"
 BACKEND = "backend"
 LISTEN = "listen"
 DEMO = "demo"
+EDGE = "edge"
 
-SECTION_KINDS = (GLOBAL, DEFAULTS, FRONTEND, BACKEND, LISTEN, DEMO)
+SECTION_KINDS = (GLOBAL, DEFAULTS, FRONTEND, BACKEND, LISTEN, EDGE, DEMO)
 PROXY_KINDS = (FRONTEND, BACKEND, LISTEN)
-SECTIONS_NOT_YET = ("edge", "vrrp_instance", "stats", "peers")
+SECTIONS_NOT_YET = ("vrrp_instance", "stats", "peers")
 # HAProxy (and keepalived) section types stack has no plan for.
 SECTIONS_UNSUPPORTED = (
     "userlist",
@@ -76,6 +77,8 @@ DIRECTIVES: dict[str, Directive] = {
         _d("tune.bufsize", "global"),
         _d("tune.http.maxhdr", "global"),
         _d("tune.http.uri-max", "global"),
+        _d("tune.ssl.default-dh-param", "global"),
+        _d("state-dir", "global"),
         _d("mode", _ANY_PROXY),
         _d("retries", _BE),
         _d("balance", _BE),

@@ -28,6 +28,7 @@ from .conditions import (
 )
 from .directives import Directive
 from .durations import format_duration, parse_duration
+from .edge import EdgeDraft, read_edge
 from .errors import ConfigError, Invalid, Problems
 from .model import (
     Acl,
@@ -37,6 +38,7 @@ from .model import (
     ConnectionMode,
     CookiePersistence,
     DemoServer,
+    Edge,
     Endpoint,
     ErrorFile,
     ForwardFor,
@@ -59,6 +61,7 @@ from .model import (
 )
 from .values import (
     INT_MAX,
+    WILDCARDS,
     AppSession,
     HttpCheckSend,
     ServerDefaults,
@@ -143,6 +146,7 @@ def summary(cfg: StackConfig) -> str:
     """One line like ``haproxy -c``'s, for ``twistd stack --check`` and the startup log."""
     servers = sum(len(b.servers) for b in cfg.backends)
     counts = [
+        *([_plural(len(cfg.edges), "edge")] if cfg.edges else []),
         _plural(len(cfg.frontends), "frontend"),
         _plural(len(cfg.backends), "backend"),
         _plural(servers, "server"),
@@ -206,6 +210,8 @@ class _Draft:
     redirect_lines: list[tuple[list[str], Origin]] = field(default_factory=list)
     # [global]
     node: str = ""
+    state_dir: str | None = None
+    dh_param: int | None = None
     limits: dict[str, int] = field(default_factory=dict)
     spread_checks: int | None = None
     # [demo NAME]
@@ -254,6 +260,8 @@ class _Loader:
             defaults_draft = _Draft(dirs.DEFAULTS, "", "defaults", 0)
         built: list[_Built] = []
         demos: list[tuple[DemoServer, Origin]] = []
+        edges: list[EdgeDraft] = []
+        edge_defaults = _timeouts(defaults_draft.timeouts)
         for kind, name, section in classified:
             if kind in dirs.PROXY_KINDS:
                 draft = self._section(kind, name, section, defaults_draft)
@@ -262,15 +270,21 @@ class _Loader:
                 demo = self._demo(self._section(kind, name, section))
                 if demo is not None:
                     demos.append(demo)
-        self._cross_check(built, demos)
-        if not built and not demos and not self.problems:
-            self.problems.add("nothing to run: no [frontend], [listen] or [demo] section")
+            elif kind == dirs.EDGE:
+                edges.append(
+                    read_edge(name, section, self.path, self.problems, self._single, edge_defaults)
+                )
+        self._cross_check(built, demos, edges)
+        if not built and not demos and not edges and not self.problems:
+            self.problems.add("nothing to run: no [edge], [frontend], [listen] or [demo] section")
+        frontends = tuple(b.frontend for b in built if b.frontend is not None)
         return StackConfig(
             path=self.path,
             global_=global_,
-            frontends=tuple(b.frontend for b in built if b.frontend is not None),
+            frontends=frontends,
             backends=tuple(b.backend for b in built if b.backend is not None),
             demos=tuple(d for d, _origin in demos),
+            edges=tuple(_resolve_proxy_pass(e.edge, frontends) for e in edges if e.edge),
         )
 
     def _read_text(self) -> str | None:
@@ -321,7 +335,7 @@ class _Loader:
                     return "named defaults sections are not supported: write [defaults]"
                 return "[global] takes no name"
             return None
-        if kind in (*dirs.PROXY_KINDS, dirs.DEMO):
+        if kind in (*dirs.PROXY_KINDS, dirs.DEMO, dirs.EDGE):
             if len(words) == 1:
                 return f"a {kind} section needs a name: [{kind} NAME]"
             if len(words) > 2:
@@ -343,7 +357,7 @@ class _Loader:
         close = difflib.get_close_matches(kind.lower(), dirs.SECTION_KINDS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return (
-            f"unknown section type '{kind}' (use global, defaults, frontend, backend, "
+            f"unknown section type '{kind}' (use global, defaults, edge, frontend, backend, "
             f"listen or demo){hint}"
         )
 
@@ -611,6 +625,11 @@ class _Loader:
             self._log(draft, words, origin)
         elif name == "node":
             draft.node = _one(words, name)
+        elif name == "state-dir":
+            path = _one(words, name)
+            draft.state_dir = path if os.path.isabs(path) else os.path.join(self.base_dir, path)
+        elif name == "tune.ssl.default-dh-param":
+            draft.dh_param = parse_int(_one(words, name), name, 1024, 16384)
         elif name.startswith("tune."):
             draft.limits[name] = _tune(name, _one(words, name))
         elif name == "mode":
@@ -748,6 +767,8 @@ class _Loader:
             node=draft.node,
             spread_checks=draft.spread_checks or 0,
             limits=limits,
+            state_dir=draft.state_dir or Global().state_dir,
+            dh_param=draft.dh_param or Global().dh_param,
         )
 
     def _demo(self, draft: _Draft) -> tuple[DemoServer, Origin] | None:
@@ -1011,8 +1032,24 @@ class _Loader:
 
     # --- references between sections ------------------------------------------------------------
 
-    def _cross_check(self, built: list[_Built], demos: list[tuple[DemoServer, Origin]]) -> None:
+    def _cross_check(
+        self,
+        built: list[_Built],
+        demos: list[tuple[DemoServer, Origin]],
+        edges: list[EdgeDraft],
+    ) -> None:
         backends = {b.backend.name: b for b in built if b.backend is not None}
+        frontends = [b.frontend.name for b in built if b.frontend is not None]
+        for edge in edges:
+            for proxy_pass in edge.proxy_pass:
+                name = proxy_pass.frontend
+                if name is not None and name not in frontends and proxy_pass.origin is not None:
+                    self.problems.at(
+                        proxy_pass.origin,
+                        f"no frontend named '{name}'"
+                        + suggest(name, frontends)
+                        + " (proxy-pass takes a [frontend] of this file or an http:// URL)",
+                    )
         self._check_proxy_names(built)
         for item in built:
             draft = item.draft
@@ -1032,7 +1069,7 @@ class _Loader:
                 if acl.fetch == "nbsrv" and acl.fetch_arg not in backends:
                     message = _no_backend(str(acl.fetch_arg), list(backends))
                     self.problems.at(acl.origin, f"nbsrv({acl.fetch_arg}): {message}")
-        self._check_binds(built, demos)
+        self._check_binds(built, demos, edges)
 
     def _check_stick_tables(self, backend: Backend, backends: dict[str, _Built]) -> None:
         """Every stick rule needs a table: the backend's own, or another backend's by name."""
@@ -1075,11 +1112,18 @@ class _Loader:
                         section=draft.header,
                     )
 
-    def _check_binds(self, built: list[_Built], demos: list[tuple[DemoServer, Origin]]) -> None:
+    def _check_binds(
+        self,
+        built: list[_Built],
+        demos: list[tuple[DemoServer, Origin]],
+        edges: list[EdgeDraft],
+    ) -> None:
         binds: list[tuple[Endpoint, Origin]] = []
         for item in built:
             binds.extend(item.draft.binds)
         binds.extend((demo.bind, origin) for demo, origin in demos)
+        for edge in edges:
+            binds.extend(edge.all_binds)
         binds.sort(key=lambda b: b[1].line)
         for i, (endpoint, origin) in enumerate(binds):
             for other, other_origin in binds[:i]:
@@ -1157,6 +1201,21 @@ def _first(*values: T | None) -> T:
         if value is not None:
             return value
     raise AssertionError("the last value is the built-in default")
+
+
+def _resolve_proxy_pass(edge: Edge, frontends: tuple[Frontend, ...]) -> Edge:
+    """Give each ``proxy-pass`` to a frontend that frontend's first address: where the edge
+    connects when it runs in a process of its own, and what ProxyPassReverse maps back."""
+    by_name = {f.name: f for f in frontends}
+    resolved = []
+    for proxy_pass in edge.proxy_pass:
+        frontend = by_name.get(proxy_pass.frontend or "")
+        if frontend is not None and frontend.binds:
+            bind = frontend.binds[0]
+            host = bind.host if bind.host not in WILDCARDS else "127.0.0.1"
+            proxy_pass = replace(proxy_pass, host=host, port=bind.port)
+        resolved.append(proxy_pass)
+    return replace(edge, proxy_pass=tuple(resolved))
 
 
 def _no_backend(name: str, backends: list[str]) -> str:

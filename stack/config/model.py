@@ -484,13 +484,107 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Global:
-    """The ``[global]`` section."""
+    """The ``[global]`` section.
+
+    ``state_dir`` is where stack keeps what must survive a restart (the ``certificate = auto``
+    CA and leaf); ``dh_param`` is HAProxy's ``tune.ssl.default-dh-param``, accepted and checked
+    but without effect: the Mozilla profiles the edge offers have no DHE cipher suites.
+    """
 
     maxconn: int = 4096
     logs: tuple[LogTarget, ...] = ()
     node: str = ""
     spread_checks: int = 0  # percent of random jitter on check intervals
     limits: Limits = field(default_factory=Limits)
+    state_dir: str = "/var/lib/stack"
+    dh_param: int = 2048
+
+
+# --- the HTTPS edge (Apache's role) ---------------------------------------------------------------
+
+
+class TlsProfile(Enum):
+    """Mozilla Server Side TLS configurations the edge offers (guideline 6.0)."""
+
+    INTERMEDIATE = "intermediate"  # TLS 1.2 + 1.3, ECDHE AEAD suites
+    MODERN = "modern"  # TLS 1.3 only
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeCertificate:
+    """``certificate = FILE [key FILE] [chain FILE]``: Apache's SSLCertificateFile,
+    SSLCertificateKeyFile and SSLCertificateChainFile on one line. The names it serves come
+    from the certificate itself (its subjectAltNames), as with HAProxy's ``crt``."""
+
+    cert: str
+    key: str | None = None
+    chain: str | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyPass:
+    """``proxy-pass = PREFIX TARGET``: requests whose path starts with ``prefix`` go to a
+    ``[frontend]`` of the same file (``frontend``; in memory when both tiers run in one
+    process, else to its first ``bind``) or to an ``http://`` URL (Apache's ProxyPass: the
+    prefix is replaced by the URL's path). ``host``/``port``/``path`` are where the request
+    goes on the network, and what ProxyPassReverse maps back."""
+
+    prefix: str
+    frontend: str | None
+    host: str
+    port: int
+    path: str
+    origin: Origin | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """An ``[edge NAME]`` section: one HTTPS virtual host and its port-80 twin.
+
+    Keys are Apache's directives in stack's spelling (docs/edge.md has the table):
+    ``binds`` take TLS, ``redirect_binds`` answer plain HTTP with a redirect to
+    ``https://NAME[:https_port]``; ``certificates`` empty means ``certificate = auto``.
+    """
+
+    name: str
+    binds: tuple[Endpoint, ...]
+    redirect_binds: tuple[Endpoint, ...] = ()
+    server_name: str = "localhost"
+    server_aliases: tuple[str, ...] = ()
+    https_port: int = 443
+    redirect_code: int = 301
+    slash_redirects: tuple[str, ...] = ()
+    certificates: tuple[EdgeCertificate, ...] = ()
+    tls_profile: TlsProfile = TlsProfile.INTERMEDIATE
+    session_cache: bool = True
+    session_tickets: bool = True
+    hsts: str | None = None
+    proxy_pass: tuple[ProxyPass, ...] = ()
+    proxy_pass_reverse: tuple[tuple[str, str], ...] = ()  # (public prefix, internal URL)
+    cookie_paths: tuple[tuple[str, str], ...] = ()  # (internal, public)
+    cookie_domains: tuple[tuple[str, str], ...] = ()  # (internal, public)
+    preserve_host: bool = False
+    forwarded: bool = True
+    trusted_proxies: tuple[str, ...] = ()
+    via: bool = False
+    access_log: str | None = None
+    access_log_tls: bool = False
+    error_log: str | None = None
+    log_level: str = "warn"
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    maxconn: int = 0
+    origin: Origin | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """ServerName then ServerAlias: the names redirects may point to."""
+        return (self.server_name, *self.server_aliases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,6 +606,7 @@ class StackConfig:
     frontends: tuple[Frontend, ...]
     backends: tuple[Backend, ...]
     demos: tuple[DemoServer, ...] = ()
+    edges: tuple[Edge, ...] = ()
 
     @property
     def tiers(self) -> tuple[str, ...]:
@@ -521,7 +616,15 @@ class StackConfig:
             found.append("demo")
         if self.frontends:
             found.append("balancer")
+        if self.edges:
+            found.append("edge")
         return tuple(found)
+
+    def frontend(self, name: str) -> Frontend:
+        for frontend in self.frontends:
+            if frontend.name == name:
+                return frontend
+        raise KeyError(name)
 
     def backend(self, name: str) -> Backend:
         for backend in self.backends:

@@ -64,14 +64,20 @@ def test_etc_stack_ini_loads_as_written() -> None:
     cfg = load(path)
     assert cfg.path == path
     assert summary(cfg) == (
-        f"Configuration file is valid: {path} (1 frontend, 2 backends, 4 servers, 4 demo servers)"
+        f"Configuration file is valid: {path} (1 edge, 1 frontend, 2 backends, 4 servers, "
+        "4 demo servers)"
     )
-    assert cfg.tiers == ("demo", "balancer")
+    assert cfg.tiers == ("demo", "balancer", "edge")
 
     g = cfg.global_
     assert g.maxconn == 4096
     ((log),) = g.logs
-    assert (log.stream, log.facility, log.level, log.origin.line) == ("stdout", "local0", "info", 7)
+    assert (log.stream, log.facility, log.level, log.origin.line) == (
+        "stdout",
+        "local0",
+        "info",
+        12,
+    )
     assert (g.limits.max_request_line, g.limits.max_header_bytes, g.limits.max_headers) == (
         8192,
         16384,
@@ -95,7 +101,7 @@ def test_etc_stack_ini_loads_as_written() -> None:
     assert rule.condition is not None
     assert rule.condition.text == "if is_fun"
     assert rule.condition.groups[0][0].acls == (is_fun,)
-    assert str(rule.origin) == f"{path}:27: [frontend web] use_backend films"
+    assert str(rule.origin) == f"{path}:48: [frontend web] use_backend films"
     assert web.httplog and web.dontlognull
     assert web.logs == g.logs  # log = global
     assert web.maxconn == 0
@@ -162,7 +168,7 @@ CASES = [
     # file-level
     (
         "[global]\n",
-        "t.ini: nothing to run: no [frontend], [listen] or [demo] section",
+        "t.ini: nothing to run: no [edge], [frontend], [listen] or [demo] section",
     ),
     (
         "maxconn = 1\n",
@@ -210,7 +216,7 @@ CASES = [
     ),
     (
         "[edge e]\n",
-        "t.ini:1: [edge e] section type 'edge' is not supported yet",
+        "t.ini:1: [edge e] an edge needs 'bind = ADDRESS' (the HTTPS address it listens on)",
     ),
     (
         "[vrrp_instance v]\n",
@@ -226,13 +232,13 @@ CASES = [
     ),
     (
         "[DEFAULT]\n",
-        "t.ini:1: [DEFAULT] unknown section type 'DEFAULT' (use global, defaults, frontend, "
-        "backend, listen or demo); did you mean 'defaults'?",
+        "t.ini:1: [DEFAULT] unknown section type 'DEFAULT' (use global, defaults, edge, "
+        "frontend, backend, listen or demo); did you mean 'defaults'?",
     ),
     (
         "[fronted f]\n",
-        "t.ini:1: [fronted f] unknown section type 'fronted' (use global, defaults, frontend, "
-        "backend, listen or demo); did you mean 'frontend'?",
+        "t.ini:1: [fronted f] unknown section type 'fronted' (use global, defaults, edge, "
+        "frontend, backend, listen or demo); did you mean 'frontend'?",
     ),
     # ini syntax
     (
