@@ -14,3 +14,14 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     "$venv/bin/python" -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
     touch "$stamp"
 fi
+if [ "$extras" = "test" ]; then
+    # sslyze grades the edge's TLS in the tests; it pins an older cryptography than
+    # pyOpenSSL needs, so it gets a virtualenv of its own next to the project's.
+    sslyze_venv="$venv-sslyze"
+    if [ ! -x "$sslyze_venv/bin/python" ] || [ ! -f "$sslyze_venv/.installed" ]; then
+        python3 -m venv "$sslyze_venv"
+        "$sslyze_venv/bin/python" -m pip install --quiet "sslyze>=6,<7"
+        touch "$sslyze_venv/.installed"
+    fi
+    export STACK_SSLYZE_PYTHON="$sslyze_venv/bin/python"
+fi

@@ -46,6 +46,15 @@ class Options(usage.Options):
             count = len(exc.problems)
             sys.stderr.write(f"stack: {self['config']}: {count} error{'s' * (count != 1)}\n")
             raise SystemExit(1) from None
+        if config.edges:
+            from stack.edge.service import check_certificates
+
+            problems = check_certificates(config)
+            if problems:
+                sys.stderr.write("".join(f"{p}\n" for p in problems))
+                count = len(problems)
+                sys.stderr.write(f"stack: {self['config']}: {count} error{'s' * (count != 1)}\n")
+                raise SystemExit(1)
         if self["check"]:
             sys.stdout.write(summary(config) + "\n")
             raise SystemExit(0)
@@ -77,8 +86,21 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
         for demo in config.demos:
             demo_service(demo, reactor).setServiceParent(root)
+    frontends = None
     if "balancer" in tiers:
         from stack.balancer.service import BalancerService
 
-        BalancerService(config, reactor).setServiceParent(root)
+        balancer = BalancerService(config, reactor)
+        balancer.setServiceParent(root)
+        frontends = balancer.handlers
+    if "edge" in tiers:
+        from stack.edge.service import EdgeService
+        from stack.http.certificates import CertificateError
+
+        for edge in config.edges:
+            try:
+                service = EdgeService(config, edge, reactor, frontends)
+            except (CertificateError, OSError) as exc:
+                raise SystemExit(f"stack: edge {edge.name}: {exc}") from None
+            service.setServiceParent(root)
     return root

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -16,47 +15,11 @@ from stack.balancer.checks import first_check_delays, severity
 from stack.balancer.frontend import Counters, FrontendHandler
 from stack.balancer.logsink import LogSink
 from stack.balancer.sticktable import StickTable
-from stack.config.model import ConnectionMode, Endpoint, StackConfig
+from stack.config.model import ConnectionMode, StackConfig
 from stack.http.client import ConnectionPool
 from stack.http.deadlines import Deadlines
+from stack.http.listen import ListenService
 from stack.http.server import ServerFactory
-
-
-class ListenService(Service):
-    """Listens on one endpoint in ``privilegedStartService`` (before twistd drops root)."""
-
-    def __init__(self, reactor: Any, bind: Endpoint, factory: ServerFactory) -> None:
-        self.reactor = reactor
-        self.bind = bind
-        self.factory = factory
-        self.port: Any = None
-
-    def privilegedStartService(self) -> None:
-        host = self.bind.host
-        if ":" in host:
-            endpoint: Any = TCP6ServerEndpoint(self.reactor, self.bind.port, interface=host)
-        else:
-            endpoint = TCP4ServerEndpoint(self.reactor, self.bind.port, interface=host)
-        d = endpoint.listen(self.factory)
-        d.addCallback(self._listening)
-        # A bind failure must stop start-up with the reason, not leave a half-started process.
-        d.addErrback(self._failed)
-        super().privilegedStartService()
-
-    def _listening(self, port: Any) -> None:
-        self.port = port
-        self.factory.ports.append(port)
-
-    def _failed(self, failure: Any) -> None:
-        raise SystemExit(f"stack: cannot listen on {self.bind}: {failure.getErrorMessage()}")
-
-    def stopService(self) -> Any:
-        super().stopService()
-        if self.port is not None:
-            port, self.port = self.port, None
-            self.factory.ports.remove(port)
-            return port.stopListening()
-        return None
 
 
 class HealthService(Service):

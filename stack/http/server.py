@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from twisted.internet.interfaces import IAddress, IPushProducer
 from twisted.internet.protocol import Factory
 from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -35,7 +36,8 @@ class BodySink(Protocol):
 
 
 class RequestHandler(Protocol):
-    """What a tier plugs into the engine."""
+    """What a tier plugs into the engine; the edge also hands exchanges to the balancer's
+    handler through this interface when both run in one process."""
 
     def handle(self, exchange: Exchange) -> None:
         """Take charge of ``exchange``: answer it now or later."""
@@ -45,6 +47,17 @@ class RequestHandler(Protocol):
 
     def exchange_ended(self, exchange: Exchange) -> None:
         """Called once per exchange when it is over (for logging)."""
+
+
+class ResponseFilter(Protocol):
+    """Rewrites what a tier behind answers before it reaches the client: the edge's
+    ProxyPassReverse and HSTS, applied to responses the balancer produces in memory."""
+
+    def response_head(self, exchange: Exchange, response: Response) -> None:
+        """Rewrite ``response``'s head (before framing headers are added)."""
+
+    def raw_response(self, exchange: Exchange, data: bytes) -> bytes:
+        """Rewrite a complete pre-built response (an error page, a redirect)."""
 
 
 class Exchange:
@@ -66,6 +79,11 @@ class Exchange:
     _sink: BodySink | None = None
     _body_buffer: list[bytes] | None = None  # body that came before read_body
     log: Any = None  # the handler's per-request record
+    # When a tier hands the exchange to another (edge -> balancer in one process): the
+    # receiving tier's record, the handler it went to, and the filter for its responses.
+    front: Any = None
+    handed_to: RequestHandler | None = None
+    filter: ResponseFilter | None = None
 
     def __init__(self, channel: ServerChannel, request: Request, t_accept: float, t_request: float):
         self.channel = channel
@@ -92,6 +110,11 @@ class Exchange:
     @property
     def ssl(self) -> bool:
         return self.channel.is_tls
+
+    @property
+    def tls(self) -> tuple[str, str] | None:
+        """(protocol, cipher) of the client connection, ``None`` for plain HTTP."""
+        return self.channel.tls_facts()
 
     @property
     def body_complete(self) -> bool:
@@ -146,6 +169,8 @@ class Exchange:
         """Send the response head; framing headers are set here from ``response``'s fields."""
         channel = self.channel
         request = self.request
+        if self.filter is not None:
+            self.filter.response_head(self, response)
         self.response = response
         headers = response.headers
         keep = channel.keep_alive and request.keep_alive and response.keep_alive
@@ -213,6 +238,8 @@ class Exchange:
         """Send a complete pre-built response (errorfiles, redirects) and finish."""
         if self.finished:
             return
+        if self.filter is not None and data:
+            data = self.filter.raw_response(self, data)
         if close or b"\r\nconnection: close" in data[: data.find(b"\r\n\r\n")].lower():
             self.channel.keep_alive = False
         self.flush()
@@ -246,6 +273,7 @@ class ServerChannel(TwistedProtocol):
     """An accepted client connection speaking HTTP/1.1."""
 
     is_tls = False
+    _tls_facts: tuple[str, str] | None = None
 
     def __init__(
         self,
@@ -288,6 +316,7 @@ class ServerChannel(TwistedProtocol):
         self.src_port: int = getattr(self.peer, "port", 0)
         self.dst: str = getattr(self.host, "host", "0.0.0.0")
         self.dst_port: int = getattr(self.host, "port", 0)
+        self.is_tls = isinstance(transport, TLSMemoryBIOProtocol)
         self._write = direct_writer(transport)
         set_nodelay(transport)
         now = self.deadlines.now()
@@ -337,6 +366,21 @@ class ServerChannel(TwistedProtocol):
     def write(self, data: bytes) -> None:
         if not self._closing:
             self._write(data)
+
+    def tls_facts(self) -> tuple[str, str] | None:
+        """(protocol, cipher) as OpenSSL names them (``TLSv1.3``, ``TLS_AES_128_GCM_SHA256``),
+        read once per connection for ``ssl_fc_protocol``/``ssl_fc_cipher`` and the logs."""
+        if not self.is_tls:
+            return None
+        facts = self._tls_facts
+        if facts is None:
+            handle = self.transport.getHandle()  # type: ignore[union-attr]
+            version = handle.get_protocol_version_name() or "-"
+            cipher = handle.get_cipher_name() or "-"
+            facts = (version, cipher)
+            if version != "-":  # known once the handshake is done
+                self._tls_facts = facts
+        return facts
 
     # -- parser sink -------------------------------------------------------------------------------
 

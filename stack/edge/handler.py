@@ -1,0 +1,330 @@
+"""The edge's request handlers: the HTTPS virtual host and its port-80 twin.
+
+``EdgeHandler`` is what Apache's ``<VirtualHost *:443>`` of the seed does: the ``/app`` →
+``/app/`` redirect, ProxyPass to the balancer with mod_proxy's request headers, and on the
+way back ProxyPassReverse plus HSTS. The balancer may sit in the same process: the exchange
+is then handed to its ``RequestHandler`` as is (no loopback connection, no second parse), and
+the edge's rewriting of its answers rides along as the exchange's ``ResponseFilter``.
+``RedirectHandler`` is the ``<VirtualHost *:80>``: everything goes to https.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from stack.config.model import Edge
+from stack.edge.accesslog import LogFile, combined_line, error_line
+from stack.edge.forwarded import ForwardedHeaders
+from stack.edge.pages import error_page
+from stack.edge.redirects import HttpsRedirect, SlashRedirect
+from stack.edge.reverse import ReverseRewriter
+from stack.http import h1
+from stack.http.message import Headers, Request, Response
+from stack.http.server import Exchange, RequestHandler
+
+_REWRITTEN = frozenset({b"location", b"content-location", b"uri", b"destination", b"set-cookie"})
+_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+
+
+class EdgeLog:
+    """The access log (Apache's combined format) and the error log of one edge."""
+
+    def __init__(self, config: Edge) -> None:
+        self.access = LogFile(config.access_log) if config.access_log else None
+        self.access_tls = config.access_log_tls
+        self.errors = LogFile(config.error_log) if config.error_log else None
+        self.level = _LEVELS.index(config.log_level)
+        self.pid = os.getpid()
+
+    def error(self, level: str, module: str, message: str, when: float, client: str = "") -> None:
+        if self.errors is not None and _LEVELS.index(level) <= self.level:
+            line = error_line(level, module, message, when, self.pid, client or None)
+            self.errors.write(line)
+
+    def reopen(self) -> None:
+        for log in (self.access, self.errors):
+            if log is not None:
+                log.reopen()
+
+    def close(self) -> None:
+        for log in (self.access, self.errors):
+            if log is not None:
+                log.close()
+
+
+class EdgeRecord:
+    """What the edge keeps of a request as the client sent it: ProxyPass rewrites its Host
+    and target, the balancer may rewrite more, but Location rewriting needs the public Host
+    and the access log the original request line."""
+
+    __slots__ = ("client", "public_host", "referer", "request_line", "status", "user_agent")
+
+    def __init__(self, public_host: bytes) -> None:
+        self.public_host = public_host
+        self.status = 0
+        self.request_line: bytes | None = None
+
+    def keep_for_log(self, client: str, request: Request) -> None:
+        self.client = client
+        self.request_line = b"%s %s HTTP/%s" % (request.method, request.target, request.version)
+        self.referer = request.header(b"referer")
+        self.user_agent = request.header(b"user-agent")
+
+
+class Route:
+    """One ``proxy-pass``: a path prefix and the tier or server that answers under it."""
+
+    __slots__ = ("host", "path", "prefix", "upstream")
+
+    def __init__(self, prefix: str, upstream: RequestHandler, host: str, path: str) -> None:
+        self.prefix = prefix.encode()
+        self.upstream = upstream
+        self.host = host.encode()  # the Host sent without ProxyPreserveHost
+        self.path = path.encode()
+
+
+class _Base:
+    """What both virtual hosts share: logging an exchange once it is over."""
+
+    log: EdgeLog
+
+    def _access(self, exchange: Exchange, status: int) -> None:
+        record = exchange.front
+        access = self.log.access
+        if access is None or not isinstance(record, EdgeRecord) or record.request_line is None:
+            return
+        response = exchange.response
+        if status == 0:
+            status = record.status or (response.status if response is not None else 0)
+        tls = exchange.tls if self.log.access_tls else None
+        access.write(
+            combined_line(
+                record.client,
+                exchange.t_request,
+                record.request_line,
+                status,
+                exchange.bytes_out,
+                record.referer,
+                record.user_agent,
+                tls,
+            )
+        )
+
+    def error_response(self, status: int) -> bytes:
+        return error_page(status, close=True)
+
+
+class EdgeHandler(_Base):
+    """The HTTPS virtual host: the engine's ``RequestHandler`` and the ``ResponseFilter`` of
+    every exchange it hands on."""
+
+    def __init__(self, config: Edge, routes: Sequence[Route], log: EdgeLog) -> None:
+        self.config = config
+        self.routes = tuple(routes)
+        self.log = log
+        self.names = frozenset(n.encode() for n in config.names)
+        self.default_host = _host_with_port(config.server_name, config.https_port)
+        self.slash = (
+            SlashRedirect(config.slash_redirects, config.redirect_code)
+            if config.slash_redirects
+            else None
+        )
+        self.forwarded = (
+            ForwardedHeaders(
+                config.server_name,
+                config.trusted_proxies,
+                f"1.1 {self.default_host.decode()}" if config.via else None,
+                add_forwarded=config.forwarded,
+            )
+            if config.forwarded or config.via
+            else None
+        )
+        self.reverse = ReverseRewriter(
+            [(r.prefix, r.url) for r in config.proxy_pass]
+            + [(p, u) for p, u in config.proxy_pass_reverse],
+            config.cookie_paths,
+            config.cookie_domains,
+        )
+        self.hsts = (b"strict-transport-security", config.hsts.encode()) if config.hsts else None
+        self.preserve_host = config.preserve_host
+
+    # -- RequestHandler --------------------------------------------------------------------------
+
+    def handle(self, exchange: Exchange) -> None:
+        request = exchange.request
+        exchange.front = record = EdgeRecord(self.public_host(request))
+        if self.log.access is not None:
+            record.keep_for_log(exchange.channel.src, request)
+        exchange.filter = self
+        if self.slash is not None:
+            page = self.slash.response(request, b"https", record.public_host)
+            if page is not None:
+                exchange.send_raw(page)
+                return
+        self.forward(exchange, b"https")
+
+    def forward(self, exchange: Exchange, proto: bytes) -> None:
+        """ProxyPass: the first route whose prefix the path starts with takes the request,
+        with mod_proxy's request headers; no route is Apache's 404."""
+        request = exchange.request
+        path = request.path
+        for route in self.routes:
+            if path.startswith(route.prefix):
+                break
+        else:
+            exchange.send_raw(error_page(404, close=not request.keep_alive))
+            return
+        channel = exchange.channel
+        headers = h1.strip_hop_by_hop(request.headers, keep_upgrade=request.upgrade is not None)
+        if self.forwarded is not None:
+            self.forwarded.apply(
+                headers, channel.src, request.header(b"host"), proto, channel.dst_port
+            )
+        if not self.preserve_host:
+            _set_host(headers, route.host)
+        request.headers = headers
+        if route.path != route.prefix:
+            request.set_target(route.path + request.target[len(route.prefix) :])
+        exchange.handed_to = route.upstream
+        route.upstream.handle(exchange)
+
+    def exchange_ended(self, exchange: Exchange) -> None:
+        upstream = exchange.handed_to
+        if upstream is not None:
+            upstream.exchange_ended(exchange)
+        self._access(exchange, 0)
+
+    # -- ResponseFilter --------------------------------------------------------------------------
+
+    def response_head(self, exchange: Exchange, response: Response) -> None:
+        headers = response.headers
+        if self.reverse.active:
+            for name, _value in headers:
+                if name in _REWRITTEN:
+                    self.reverse.rewrite(headers, self._public_base(exchange))
+                    break
+        if self.hsts is not None:
+            headers.append(self.hsts)
+
+    def raw_response(self, exchange: Exchange, data: bytes) -> bytes:
+        """A page the balancer (or this edge) built: rewritten only when it needs it, which
+        is rare (redirects, error pages), so parsing it here costs the hot path nothing."""
+        end = data.find(b"\r\n\r\n")
+        record = exchange.front
+        if isinstance(record, EdgeRecord):
+            record.status = int(data[9:12]) if data[9:12].isdigit() else 0
+        if end < 0 or (self.hsts is None and not self.reverse.active):
+            return data
+        lines = data[:end].split(b"\r\n")
+        headers: Headers = []
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers.append((name, value.strip()))
+        lowered = [(n.lower(), v) for n, v in headers]
+        if self.reverse.active and any(n in _REWRITTEN for n, _ in lowered):
+            # rewritten in place: names keep the page's own case
+            self.reverse.rewrite(lowered, self._public_base(exchange))
+            headers = [(n, v) for (n, _), (_, v) in zip(headers, lowered, strict=True)]
+        if self.hsts is not None:
+            headers.append((b"Strict-Transport-Security", self.hsts[1]))
+        head = lines[0] + b"".join(b"\r\n%s: %s" % header for header in headers)
+        return head + data[end:]
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def public_host(self, request: Request) -> bytes:
+        """The client's Host when it names this virtual host (UseCanonicalName Off), else
+        ServerName: a Location never carries a name the edge does not serve."""
+        host = request.header(b"host")
+        if host is not None:
+            name = _strip_port(host).lower()
+            if name in self.names:
+                return host
+        return self.default_host
+
+    def _public_base(self, exchange: Exchange) -> bytes:
+        record = exchange.front
+        host = record.public_host if isinstance(record, EdgeRecord) else self.default_host
+        return b"https://" + host
+
+
+class RedirectHandler(_Base):
+    """The plain-HTTP virtual host: every request is sent to https (ACME challenges are the
+    only requests it hands on, to the HTTPS host's routes)."""
+
+    def __init__(self, config: Edge, log: EdgeLog, https: EdgeHandler) -> None:
+        self.log = log
+        self.https = https
+        self.code = config.redirect_code
+        self.redirect = HttpsRedirect(
+            config.names, config.server_name, config.https_port, config.redirect_code
+        )
+
+    def handle(self, exchange: Exchange) -> None:
+        request = exchange.request
+        exchange.front = record = EdgeRecord(self.https.default_host)
+        if self.log.access is not None:
+            record.keep_for_log(exchange.channel.src, request)
+        page = self.redirect.response(request, close=not request.keep_alive)
+        if page is None:  # /.well-known/acme-challenge/: served, not redirected
+            exchange.filter = _PLAIN
+            self.https.forward(exchange, b"http")
+            return
+        record.status = self.code
+        exchange.send_raw(page)
+
+    def exchange_ended(self, exchange: Exchange) -> None:
+        upstream = exchange.handed_to
+        if upstream is not None:
+            upstream.exchange_ended(exchange)
+        self._access(exchange, 0)
+
+
+class _PlainFilter:
+    """Responses on port 80 get neither HSTS (RFC 6797 §7.2) nor https rewriting."""
+
+    def response_head(self, exchange: Exchange, response: Response) -> None:
+        pass
+
+    def raw_response(self, exchange: Exchange, data: bytes) -> bytes:
+        record = exchange.front
+        if isinstance(record, EdgeRecord) and data[9:12].isdigit():
+            record.status = int(data[9:12])
+        return data
+
+
+_PLAIN = _PlainFilter()
+
+
+def _set_host(headers: Headers, host: bytes) -> None:
+    for i, (name, _value) in enumerate(headers):
+        if name == b"host":
+            headers[i] = (b"host", host)
+            return
+    headers.append((b"host", host))
+
+
+def _strip_port(host: bytes) -> bytes:
+    if host.startswith(b"["):
+        end = host.find(b"]")
+        return host[: end + 1] if end > 0 else host
+    return host.partition(b":")[0]
+
+
+def _host_with_port(name: str, port: int) -> bytes:
+    host = f"[{name}]" if ":" in name else name
+    return (host if port == 443 else f"{host}:{port}").encode()
+
+
+def routes_for(config: Edge, upstreams: dict[str, Any]) -> list[Route]:
+    """One :class:`Route` per ``proxy-pass``, in the order written (Apache's first match)."""
+    routes = []
+    for proxy_pass in config.proxy_pass:
+        key = proxy_pass.frontend or proxy_pass.url
+        host = proxy_pass.host if proxy_pass.port == 80 else f"{proxy_pass.host}:{proxy_pass.port}"
+        if ":" in proxy_pass.host:
+            host = f"[{proxy_pass.host}]:{proxy_pass.port}"
+        routes.append(Route(proxy_pass.prefix, upstreams[key], host, proxy_pass.path))
+    return routes

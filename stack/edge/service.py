@@ -1,0 +1,204 @@
+"""Builds the edge tier's Twisted services from the validated config.
+
+Certificates are read here, before twistd daemonizes or drops root, so a bad file stops the
+start with its name; on SIGHUP they are read again and swapped for new handshakes only, and a
+bad new file is reported while the old certificate stays in service (Apache's graceful
+restart, without a restart). SIGUSR1 reopens the access and error logs for logrotate.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.application.service import MultiService
+from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from stack.config.model import Edge, EdgeCertificate, StackConfig
+from stack.edge.handler import EdgeHandler, EdgeLog, RedirectHandler, routes_for
+from stack.edge.upstream import NetworkUpstream
+from stack.http.certificates import (
+    CertificateError,
+    ServedCertificate,
+    ensure_auto_certificate,
+    load_certificate,
+)
+from stack.http.client import ConnectionPool
+from stack.http.deadlines import Deadlines
+from stack.http.listen import ListenService
+from stack.http.server import Exchange, RequestHandler, ServerFactory
+from stack.http.tls_server import TlsTermination
+from stack.signals import on_signal
+
+log = Logger()
+
+
+def load_certificates(config: StackConfig, edge: Edge) -> list[ServedCertificate]:
+    """The edge's certificates, the default first; ``certificate = auto`` makes (once) and
+    reuses a local CA and a leaf for the edge's names under the state directory.
+
+    Raises :class:`CertificateError` naming the file at fault."""
+    if not edge.certificates:
+        auto = ensure_auto_certificate(config.global_.state_dir, edge.names)
+        if auto.created_ca or auto.issued_leaf:
+            what = "created" if auto.created_ca else "reused"
+            log.info(
+                "edge {edge}: {what} local CA {ca} (SHA-256 {fp}); trust it to verify "
+                "{names}, e.g. curl --cacert {ca}",
+                edge=edge.name,
+                what=what,
+                ca=auto.ca_path,
+                fp=auto.ca_fingerprint,
+                names=", ".join(edge.names),
+            )
+        else:
+            log.info(
+                "edge {edge}: local CA {ca} (SHA-256 {fp})",
+                edge=edge.name,
+                ca=auto.ca_path,
+                fp=auto.ca_fingerprint,
+            )
+        return [load_certificate(auto.cert_path, auto.key_path)]
+    return [_load(c) for c in edge.certificates]
+
+
+def _load(certificate: EdgeCertificate) -> ServedCertificate:
+    try:
+        return load_certificate(certificate.cert, certificate.key, certificate.chain)
+    except CertificateError as exc:
+        if certificate.origin is not None:
+            raise CertificateError(f"{certificate.origin}: {exc}") from None
+        raise
+
+
+def check_certificates(config: StackConfig) -> list[str]:
+    """Problems with the edges' certificate files, for ``--check`` (auto is not created)."""
+    problems = []
+    for edge in config.edges:
+        for certificate in edge.certificates:
+            try:
+                _load(certificate)
+            except CertificateError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+class EdgeService(MultiService):
+    """One ``[edge]``: its TLS listeners, its port-80 redirect listeners, its logs.
+
+    ``frontends`` are the balancer's handlers when the balancer runs in this process: a
+    ``proxy-pass`` to one of them hands exchanges over in memory. Otherwise the edge connects
+    to the frontend's address (``--tier edge`` alone) or to the ``http://`` URL given.
+    """
+
+    def __init__(
+        self,
+        config: StackConfig,
+        edge: Edge,
+        reactor: Any,
+        frontends: Mapping[str, RequestHandler] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.edge = edge
+        self.reactor = reactor
+        self.deadlines = Deadlines(reactor)
+        self.pool = ConnectionPool(reactor, self.deadlines)
+        self.log = EdgeLog(edge)
+        certificates = load_certificates(config, edge)
+        self.tls = TlsTermination(
+            certificates,
+            edge.tls_profile.value,
+            session_cache=edge.session_cache,
+            session_tickets=edge.session_tickets,
+            dh_param_bits=config.global_.dh_param,
+        )
+        self.fingerprints = [c.fingerprint for c in certificates]
+        upstreams: dict[str, Any] = {}
+        for proxy_pass in edge.proxy_pass:
+            name = proxy_pass.frontend
+            if name is not None and frontends is not None and name in frontends:
+                upstreams[name] = frontends[name]
+            else:
+                upstreams[name or proxy_pass.url] = NetworkUpstream(
+                    proxy_pass.host,
+                    proxy_pass.port,
+                    self.pool,
+                    edge.timeouts.connect,
+                    edge.timeouts.server,
+                    self._proxy_error,
+                )
+        self.in_memory = [
+            name for name, u in upstreams.items() if frontends and u is frontends.get(name)
+        ]
+        self.handler = EdgeHandler(edge, routes_for(edge, upstreams), self.log)
+        maxconn = edge.maxconn or config.global_.maxconn
+        limits = config.global_.limits
+        self.factory = ServerFactory(
+            self.handler, self.deadlines, edge.timeouts, limits, maxconn=maxconn
+        )
+        for bind in edge.binds:
+            wrapper = TLSMemoryBIOFactory(self.tls, False, self.factory)
+            ListenService(reactor, bind, self.factory, wrapper).setServiceParent(self)
+        if edge.redirect_binds:
+            redirect = RedirectHandler(edge, self.log, self.handler)
+            self.redirect_factory = ServerFactory(
+                redirect, self.deadlines, edge.timeouts, limits, maxconn=maxconn
+            )
+            for bind in edge.redirect_binds:
+                ListenService(reactor, bind, self.redirect_factory).setServiceParent(self)
+        self._undo: list[Callable[[], None]] = []
+
+    def _proxy_error(self, message: str, exchange: Exchange) -> None:
+        channel = exchange.channel
+        client = f"{channel.src}:{channel.src_port}"
+        self.log.error("error", "proxy", message, self.reactor.seconds(), client)
+
+    def startService(self) -> None:
+        if self.in_memory:
+            log.info(
+                "edge {edge}: hands requests to frontend {names} in memory",
+                edge=self.edge.name,
+                names=", ".join(self.in_memory),
+            )
+        self._undo = [
+            on_signal(self.reactor, signal.SIGHUP, self.reload_certificates),
+            on_signal(self.reactor, signal.SIGUSR1, self.log.reopen),
+        ]
+        super().startService()
+
+    def stopService(self) -> Any:
+        for undo in self._undo:
+            undo()
+        self._undo = []
+        d = super().stopService()
+        self.pool.close_all()
+        self.log.close()
+        return d
+
+    def reload_certificates(self) -> bool:
+        """SIGHUP: read the certificate files again; new handshakes get the new ones, open
+        connections keep theirs. A file that fails is reported and the old set kept."""
+        now = self.reactor.seconds()
+        try:
+            certificates = load_certificates(self.config, self.edge)
+            self.tls.replace(certificates)
+        except CertificateError as exc:
+            message = f"certificate reload failed, still serving the previous ones: {exc}"
+            log.error("edge {edge}: {message}", edge=self.edge.name, message=message)
+            self.log.error("error", "ssl", message, now)
+            return False
+        fingerprints = [c.fingerprint for c in certificates]
+        changed = fingerprints != self.fingerprints
+        self.fingerprints = fingerprints
+        message = (
+            "certificates reloaded"
+            + ("" if changed else " (unchanged)")
+            + ": "
+            + ", ".join(f"{c.path} SHA-256 {c.fingerprint}" for c in certificates)
+        )
+        log.info("edge {edge}: {message}", edge=self.edge.name, message=message)
+        self.log.error("notice", "ssl", message, now)
+        return True
