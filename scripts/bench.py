@@ -1,17 +1,32 @@
-"""Side-by-side benchmark: stack's balancer tier against HAProxy 2.6, same origin, same load.
+"""Side-by-side benchmarks of stack against the seed deployment, same origin, same load.
 
-Run it as ``scripts/bench`` (see ``--help``). The method is python.md section 3's:
+Run it as ``scripts/bench`` (see ``--help``). Two benchmarks, both by default (``--only``):
 
-* the proxy under test is pinned to CPU 0; ``wrk -t1 -cN --latency`` and the origin share CPU 1,
-  so the proxy's own CPU is measured apart from everything else;
+* ``balancer``: stack's balancer tier against HAProxy 2.6 (``nbthread 1``), plain HTTP;
+* ``edge``: the full HTTPS pipeline over keep-alive. stack's edge and balancer in one process
+  (the edge hands requests to the balancer in memory) against Apache 2.4 (event MPM, mod_ssl,
+  mod_proxy_http) terminating TLS and proxying to HAProxy 2.6, both with the same certificate
+  (a throwaway ECDSA P-256 CA and leaf made per run). Skipped when apache2 is not installed.
+
+The method is python.md section 3's:
+
+* what is under test is pinned to CPU 0 (for the edge: Apache, all its children and its
+  HAProxy); ``wrk -t1 -cN --latency`` and the origin share CPU 1, so the CPU of what is under
+  test is measured apart from everything else;
 * the origin is one HAProxy answering ``http-request return`` on two ports (two servers, so the
-  balancers' roundrobin is exercised); it is fast and identical for both proxies;
-* CPU per request = (utime + stime of the proxy, from ``/proc/PID/stat``, before and after a
-  run) / requests wrk completed. Requests per second alone would mostly measure CPU 1;
-* a warm-up run per proxy, then rounds alternating the two proxies (order flipped every other
-  round so slow drift of the machine does not favour one).
+  balancers' roundrobin is exercised); it is fast and identical for both sides;
+* CPU per request = (utime + stime from ``/proc/PID/stat`` of every process under test, with
+  its live descendants and the children it reaped, before and after a run) / requests wrk
+  completed. Requests per second alone would mostly measure CPU 1;
+* a warm-up run per side, then rounds alternating the two (order flipped every other round so
+  slow drift of the machine does not favour one).
 
-Timings are not pass/fail: the exit status is non-zero only when something failed to run.
+For the edge, the TCP connections to the balancer's own port are counted during each run from
+``/proc/net/tcp`` (sampled, plus the TIME_WAIT entries closed connections leave): stack's edge
+should open none, Apache opens its pool of connections to HAProxy.
+
+Timings are not pass/fail: the exit status is non-zero only when something failed to run (a
+benchmark skipped for want of apache2 does not count as a failure).
 """
 
 from __future__ import annotations
@@ -29,12 +44,13 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 from string import Template
@@ -43,11 +59,18 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "etc" / "bench"
 EXPECTED_BODY = b"hello from origin"
+# balancer: stack / HAProxy CPU-us per request (lower is better)
 TARGET_RATIO = 2.5
 GOAL_RATIO = 2.0
+# edge: (Apache + HAProxy) / stack CPU-us per request, i.e. stack's throughput per core relative
+# to the seed deployment's (higher is better)
+EDGE_TARGET_RATIO = 1.0
+EDGE_GOAL_RATIO = 1.5
+BENCHMARKS = ("balancer", "edge")
 MAX_BAD_FRACTION = 0.01  # more non-2xx answers than this and the run measured an error path
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_PDEATHSIG = 1
+SAMPLE_INTERVAL = 0.5  # seconds between /proc/net/tcp samples during an edge run
 
 
 class BenchError(Exception):
@@ -126,6 +149,38 @@ class Processes:
         self.started.clear()
 
 
+@dataclass
+class Subject:
+    """One side of a comparison: what wrk loads and whose CPU is measured.
+
+    ``processes`` are summed, each with its descendants (Apache's children); ``tier_port`` is
+    the balancer's own port behind an edge, whose incoming connections are counted.
+    """
+
+    label: str
+    port: int
+    processes: list[Process]
+    scheme: str = "http"
+    cafile: Path | None = None
+    tier_port: int | None = None
+    hop: str = ""  # what a connection to tier_port is, e.g. "apache→haproxy"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/"
+
+    def log_tails(self) -> str:
+        return "\n".join(f"  {p.label}:\n{p.log_tail()}" for p in self.processes)
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            if process.popen.poll() is not None:
+                raise BenchError(
+                    f"{process.label} died (status {process.popen.returncode}); its output:\n"
+                    f"{process.log_tail()}"
+                )
+
+
 def free_ports(count: int) -> list[int]:
     """Ports the kernel just handed out on 127.0.0.1 (all held at once, so distinct)."""
     sockets = []
@@ -161,19 +216,34 @@ def wait_listening(process: Process, port: int, timeout: float) -> None:
             time.sleep(0.1)
 
 
-def check_pinned(process: Process, cpu: int) -> None:
-    """The pid we measure must be the server itself, pinned where we asked."""
-    try:
-        affinity = os.sched_getaffinity(process.pid)
-    except OSError as error:
-        raise BenchError(f"{process.label}: cannot read CPU affinity: {error}") from error
-    if affinity != {cpu}:
-        raise BenchError(f"{process.label} (pid {process.pid}) runs on CPUs {affinity}, not {cpu}")
+def check_pinned(subject: Subject, cpu: int) -> None:
+    """Every process we measure (Apache's children too) must run where we asked."""
+    stats = read_proc_stats()
+    for process in subject.processes:
+        for pid in tree_pids(stats, process.pid):
+            try:
+                affinity = os.sched_getaffinity(pid)
+            except OSError as error:
+                raise BenchError(
+                    f"{process.label}: cannot read CPU affinity of pid {pid}: {error}"
+                ) from error
+            if affinity != {cpu}:
+                raise BenchError(f"{process.label} (pid {pid}) runs on CPUs {affinity}, not {cpu}")
 
 
-def verify(process: Process, port: int) -> None:
-    """Two requests on one connection (both origin servers) must answer the origin's 200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def verify(subject: Subject) -> None:
+    """Two requests on one connection (both origin servers) must answer the origin's 200.
+
+    Over HTTPS the certificate is checked against the bench's CA and 127.0.0.1.
+    """
+    connection: http.client.HTTPConnection
+    if subject.scheme == "https":
+        context = ssl.create_default_context(cafile=str(subject.cafile))
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", subject.port, timeout=5, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", subject.port, timeout=5)
     try:
         for _ in range(2):
             connection.request("GET", "/")
@@ -181,26 +251,80 @@ def verify(process: Process, port: int) -> None:
             body = response.read()
             if response.status != 200 or body != EXPECTED_BODY:
                 raise BenchError(
-                    f"{process.label} on port {port} answered {response.status}"
-                    f" {body[:200]!r}, expected 200 {EXPECTED_BODY!r}"
+                    f"{subject.label} on {subject.url} answered {response.status}"
+                    f" {body[:200]!r}, expected 200 {EXPECTED_BODY!r}; output:\n"
+                    f"{subject.log_tails()}"
                 )
     except (OSError, http.client.HTTPException) as error:
         raise BenchError(
-            f"request through {process.label} on port {port} failed: {error!r};"
-            f" its output:\n{process.log_tail()}"
+            f"request through {subject.label} on {subject.url} failed: {error!r}; output:\n"
+            f"{subject.log_tails()}"
         ) from error
     finally:
         connection.close()
 
 
-def cpu_ticks(pid: int) -> int:
-    """utime + stime of a whole process (all threads), in clock ticks."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError as error:
-        raise BenchError(f"cannot read /proc/{pid}/stat (process gone?): {error}") from error
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), after pid and comm
+# --- CPU of a process tree ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """What we need of ``/proc/PID/stat``: the parent, and CPU in clock ticks."""
+
+    ppid: int
+    ticks: int  # utime + stime: the process itself, all its threads, live and exited
+    reaped_ticks: int  # cutime + cstime: the children it has waited for (exited Apache workers)
+
+
+def parse_proc_stat(text: str) -> tuple[int, ProcStat]:
+    """``(pid, ProcStat)`` from the text of ``/proc/PID/stat`` (comm may hold spaces, ')')."""
+    pid = int(text[: text.index(" ")])
+    fields = text[text.rindex(")") + 2 :].split()
+    # fields[0] is field 3 of proc(5) (state): ppid is 4, utime..cstime are 14..17
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return pid, ProcStat(ppid=int(fields[1]), ticks=utime + stime, reaped_ticks=cutime + cstime)
+
+
+def read_proc_stats() -> dict[int, ProcStat]:
+    """Every process's ProcStat now (processes that vanish while we read are left out)."""
+    stats = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                pid, stat = parse_proc_stat(Path(entry.path, "stat").read_text())
+            except (OSError, ValueError, IndexError):
+                continue
+            stats[pid] = stat
+    return stats
+
+
+def tree_pids(stats: Mapping[int, ProcStat], root: int) -> list[int]:
+    """``root`` and its live descendants (zombies included: still in /proc until reaped)."""
+    children: dict[int, list[int]] = {}
+    for pid, stat in stats.items():
+        children.setdefault(stat.ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def tree_cpu_ticks(stats: Mapping[int, ProcStat], root: int) -> int:
+    """All CPU a multi-process server has used so far, in clock ticks.
+
+    For ``root`` and each live descendant: its own utime + stime and the cutime + cstime of the
+    children it has reaped. A worker that exits between two readings moves from its own entry
+    into its parent's cutime/cstime (the kernel adds its total, its own reaped children
+    included, when the parent waits for it), so the sum only grows and the difference of two
+    readings is the CPU used in between: by workers that ran throughout, were started, or
+    exited. (A worker reaped in the microseconds between reading its parent and itself could
+    be missed or counted twice; Apache here has one long-lived worker process.)
+    """
+    if root not in stats:
+        raise BenchError(f"process {root} is gone (no /proc/{root}/stat)")
+    return sum(stats[pid].ticks + stats[pid].reaped_ticks for pid in tree_pids(stats, root))
 
 
 def cpu_busy_ticks(cpu: int) -> int:
@@ -237,26 +361,97 @@ def tcp_active_opens() -> int:
 class Counters:
     """Every counter a run is judged by; CPU in seconds."""
 
-    proxy: float
+    proxy: float  # the subject's processes together
     origin: float
     wrk: float
     proxy_cpu_busy: float
     load_cpu_busy: float
     tcp_opens: float
+    parts: tuple[float, ...] = ()  # each of the subject's processes (with its children)
 
     @classmethod
-    def take(cls, args: argparse.Namespace, proxy: Process, origin: Process) -> Counters:
+    def take(cls, args: argparse.Namespace, subject: Subject, origin: Process) -> Counters:
+        stats = read_proc_stats()
+        parts = tuple(tree_cpu_ticks(stats, p.pid) / CLK_TCK for p in subject.processes)
         return cls(
-            proxy=cpu_ticks(proxy.pid) / CLK_TCK,
-            origin=cpu_ticks(origin.pid) / CLK_TCK,
+            proxy=sum(parts),
+            origin=tree_cpu_ticks(stats, origin.pid) / CLK_TCK,
             wrk=children_cpu_seconds(),
             proxy_cpu_busy=cpu_busy_ticks(args.proxy_cpu) / CLK_TCK,
             load_cpu_busy=cpu_busy_ticks(args.load_cpu) / CLK_TCK,
             tcp_opens=tcp_active_opens(),
+            parts=parts,
         )
 
     def __sub__(self, other: Counters) -> Counters:
-        return Counters(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        mine, theirs = astuple(self)[:-1], astuple(other)[:-1]
+        return Counters(
+            *(a - b for a, b in zip(mine, theirs, strict=True)),
+            parts=tuple(a - b for a, b in zip(self.parts, other.parts, strict=True)),
+        )
+
+
+# --- connections to a tier ------------------------------------------------------------------------
+
+TCP_ESTABLISHED = "01"
+TCP_LISTEN = "0A"
+
+
+def tcp_connections_to(port: int, table: str) -> dict[str, str]:
+    """Connections to ``port`` in the text of ``/proc/net/tcp``: ``{client end: state}``.
+
+    A connection is named by its client's ``ADDR:PORT`` (hex, as the table has it), so its two
+    entries (both ends are in the table on loopback) count once; its state is ESTABLISHED
+    (``01``) if either end is. Listening sockets are left out; TIME_WAIT entries (``06``), which
+    a closed connection leaves for 60 s, are kept: they show connections that came and went.
+    """
+    found: dict[str, str] = {}
+    for line in table.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 4 or parts[3] == TCP_LISTEN:
+            continue
+        local, remote, state = parts[1], parts[2], parts[3]
+        if int(local.rpartition(":")[2], 16) == port:
+            client = remote
+        elif int(remote.rpartition(":")[2], 16) == port:
+            client = local
+        else:
+            continue
+        if found.get(client) != TCP_ESTABLISHED:
+            found[client] = state
+    return found
+
+
+def read_tcp_table() -> str:
+    try:
+        return Path("/proc/net/tcp").read_text()
+    except OSError as error:
+        raise BenchError(f"cannot read /proc/net/tcp: {error}") from error
+
+
+class ConnectionTally:
+    """The TCP connections to one port over a run, from ``/proc/net/tcp`` tables.
+
+    ``opened``: connections not in the table when the run started, seen in a sample during it
+    or at its end (where closed ones remain as TIME_WAIT); ``peak``: the most ESTABLISHED at
+    once in a sample (pooled connections opened before the run and reused in it count there).
+    """
+
+    def __init__(self, port: int, start_table: str) -> None:
+        self.port = port
+        self.before = set(tcp_connections_to(port, start_table))
+        self.seen: set[str] = set()
+        self.peak = 0
+
+    def add(self, table: str) -> None:
+        connections = tcp_connections_to(self.port, table)
+        self.seen.update(connections)
+        established = sum(1 for state in connections.values() if state == TCP_ESTABLISHED)
+        self.peak = max(self.peak, established)
+
+    @property
+    def opened(self) -> int:
+        return len(self.seen - self.before)
 
 
 # --- wrk ------------------------------------------------------------------------------------------
@@ -311,7 +506,13 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(args: argparse.Namespace, port: int, duration: float) -> WrkResult:
+def run_wrk(
+    args: argparse.Namespace,
+    url: str,
+    duration: float,
+    sample: Callable[[], None] | None = None,
+) -> WrkResult:
+    """wrk on the load CPU; ``sample`` is called every SAMPLE_INTERVAL while it runs."""
     argv = [
         "taskset",
         "-c",
@@ -321,15 +522,27 @@ def run_wrk(args: argparse.Namespace, port: int, duration: float) -> WrkResult:
         f"-c{args.connections}",
         f"-d{duration:g}s",
         "--latency",
-        f"http://127.0.0.1:{port}/",
+        url,
     ]
+    deadline = time.monotonic() + duration + 60
+    wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
-    except subprocess.TimeoutExpired as error:
-        raise BenchError(f"wrk did not finish: {shlex.join(argv)}") from error
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}): {shlex.join(argv)}\n{done.stderr}")
-    return parse_wrk(done.stdout)
+        while True:
+            try:
+                stdout, stderr = wrk.communicate(timeout=SAMPLE_INTERVAL if sample else None)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    raise BenchError(f"wrk did not finish: {shlex.join(argv)}") from None
+                if sample:
+                    sample()
+    finally:
+        if wrk.poll() is None:
+            wrk.kill()
+            wrk.wait()
+    if wrk.returncode != 0:
+        raise BenchError(f"wrk failed ({wrk.returncode}): {shlex.join(argv)}\n{stderr}")
+    return parse_wrk(stdout)
 
 
 # --- measuring ------------------------------------------------------------------------------------
@@ -353,27 +566,38 @@ class Measurement:
     p99_ms: float | None
     non_2xx: int
     socket_errors: dict[str, int] = field(default_factory=dict)
+    # edge only: connections to the balancer's own port (the edge→balancer hop)
+    tier_opened: int | None = None
+    tier_peak: int | None = None
+    # a pipeline's CPU-us per request, process by process (Apache with its workers, HAProxy)
+    cpu_us_by_process: dict[str, float] = field(default_factory=dict)
 
 
 def measure(
-    args: argparse.Namespace, proxy: Process, origin: Process, number: int, duration: float
+    args: argparse.Namespace, subject: Subject, origin: Process, number: int, duration: float
 ) -> Measurement:
-    before = Counters.take(args, proxy, origin)
-    result = run_wrk(args, proxy.port, duration)
-    used = Counters.take(args, proxy, origin) - before
-    if proxy.popen.poll() is not None:
-        raise BenchError(f"{proxy.label} died during the run; its output:\n{proxy.log_tail()}")
+    tally = None
+    if subject.tier_port is not None:
+        tally = ConnectionTally(subject.tier_port, read_tcp_table())
+    before = Counters.take(args, subject, origin)
+    result = run_wrk(
+        args, subject.url, duration, (lambda: tally.add(read_tcp_table())) if tally else None
+    )
+    used = Counters.take(args, subject, origin) - before
+    if tally:
+        tally.add(read_tcp_table())
+    subject.check_alive()
     if result.requests == 0:
-        raise BenchError(f"wrk completed no request through {proxy.label}")
+        raise BenchError(f"wrk completed no request through {subject.label}")
     if result.non_2xx > MAX_BAD_FRACTION * result.requests:
         raise BenchError(
-            f"{proxy.label}: {result.non_2xx} of {result.requests} answers were not 2xx/3xx;"
-            f" the run measured an error path. Its output:\n{proxy.log_tail()}"
+            f"{subject.label}: {result.non_2xx} of {result.requests} answers were not 2xx/3xx;"
+            f" the run measured an error path. Output:\n{subject.log_tails()}"
         )
     other_proxy_cpu = max(0.0, used.proxy_cpu_busy - used.proxy)
     other_load_cpu = max(0.0, used.load_cpu_busy - used.origin - used.wrk)
     return Measurement(
-        proxy=proxy.label,
+        proxy=subject.label,
         round=number,
         requests=result.requests,
         seconds=result.seconds,
@@ -388,14 +612,22 @@ def measure(
         p99_ms=result.p99_ms,
         non_2xx=result.non_2xx,
         socket_errors={k: v for k, v in result.socket_errors.items() if v},
+        tier_opened=tally.opened if tally else None,
+        tier_peak=tally.peak if tally else None,
+        cpu_us_by_process={
+            p.label: cpu * 1e6 / result.requests
+            for p, cpu in zip(subject.processes, used.parts, strict=True)
+        }
+        if len(subject.processes) > 1
+        else {},
     )
 
 
 # --- setup ----------------------------------------------------------------------------------------
 
 
-def render(template: str, path: Path, **values: int) -> Path:
-    """Fill the ``${NAME_PORT}`` placeholders of an ``etc/bench`` template into ``path``."""
+def render(template: str, path: Path, **values: int | str | Path) -> Path:
+    """Fill the ``${NAME}`` placeholders of an ``etc/bench`` template into ``path``."""
     try:
         text = Template((TEMPLATES / template).read_text()).substitute(
             {k.upper(): str(v) for k, v in values.items()}
@@ -423,6 +655,15 @@ def default_twistd() -> str:
     return shutil.which("twistd") or "twistd"
 
 
+def twistd_interpreter(twistd: str) -> list[str] | None:
+    """The interpreter in twistd's ``#!`` line (the virtualenv's python), if it has one."""
+    try:
+        shebang = Path(shutil.which(twistd) or twistd).read_text().splitlines()[0]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return shebang.removeprefix("#!").split() if shebang.startswith("#!") else None
+
+
 def check_tools(args: argparse.Namespace) -> None:
     problems = []
     if shutil.which("taskset") is None:
@@ -446,6 +687,20 @@ def check_tools(args: argparse.Namespace) -> None:
         raise BenchError("cannot run:\n  " + "\n  ".join(problems))
 
 
+APACHE_MODULES = ("mpm_event", "authz_core", "socache_shmcb", "ssl", "proxy", "proxy_http")
+
+
+def apache_missing(args: argparse.Namespace) -> str | None:
+    """Why the edge benchmark cannot run here (a skip, not a failure), or None."""
+    if not os.access(args.apache, os.X_OK):
+        return f"apache2 not found at {args.apache} (apt-get install apache2, or pass --apache)"
+    modules = Path(args.apache_modules)
+    absent = [m for m in APACHE_MODULES if not (modules / f"mod_{m}.so").exists()]
+    if absent:
+        return f"Apache modules missing from {modules}: {', '.join(absent)}"
+    return None
+
+
 def stack_env() -> dict[str, str]:
     """Put this checkout first on the path, so the tree being reviewed is what gets measured
     (its ``twisted/plugins`` dropin is found there even if the venv has another install)."""
@@ -454,12 +709,11 @@ def stack_env() -> dict[str, str]:
     return env
 
 
-def start_servers(args: argparse.Namespace, procs: Processes) -> tuple[Process, list[Process]]:
-    """The origin, then the two proxies, each listening and verified."""
-    workdir = procs.workdir
-    origin1, origin2, stack_port, haproxy_port = free_ports(4)
+def start_origin(args: argparse.Namespace, procs: Processes) -> tuple[Process, dict[str, int]]:
+    """The shared origin (on the load CPU), listening on its two ports."""
+    origin1, origin2 = free_ports(2)
     ports = {"origin1_port": origin1, "origin2_port": origin2}
-    origin_cfg = render("origin.cfg.in", workdir / "origin.cfg", **ports)
+    origin_cfg = render("origin.cfg.in", procs.workdir / "origin.cfg", **ports)
     origin = procs.start(
         "origin",
         origin1,
@@ -467,48 +721,285 @@ def start_servers(args: argparse.Namespace, procs: Processes) -> tuple[Process, 
     )
     wait_listening(origin, origin1, args.start_timeout)
     wait_listening(origin, origin2, args.start_timeout)
+    return origin, ports
 
+
+def check_origin_pinned(args: argparse.Namespace, origin: Process) -> None:
+    check_pinned(Subject(origin.label, origin.port, [origin]), args.load_cpu)
+
+
+def start_haproxy(
+    args: argparse.Namespace, procs: Processes, label: str, port: int, ports: dict[str, int]
+) -> Process:
+    cfg = render("haproxy.cfg.in", procs.workdir / f"{label}.cfg", front_port=port, **ports)
     pin = ["taskset", "-c", str(args.proxy_cpu)]
-    haproxy_cfg = render(
-        "haproxy.cfg.in", workdir / "haproxy.cfg", front_port=haproxy_port, **ports
-    )
+    return procs.start(label, port, [*pin, args.haproxy, "-f", str(cfg), "-db"])
+
+
+def start_stack(
+    args: argparse.Namespace, procs: Processes, ini: Path, port: int, tiers: Sequence[str]
+) -> Process:
+    pin = ["taskset", "-c", str(args.proxy_cpu)]
+    argv = [args.twistd, "-n", "--pidfile=", "stack", "-c", str(ini)]
+    argv += [arg for tier in tiers for arg in ("--tier", tier)]
+    return procs.start("stack", port, [*pin, *argv, *shlex.split(args.stack_args)], stack_env())
+
+
+def start_balancers(args: argparse.Namespace, procs: Processes) -> tuple[Process, list[Subject]]:
+    """The origin, then the two proxies, each listening and verified."""
+    workdir = procs.workdir
+    origin, ports = start_origin(args, procs)
+    stack_port, haproxy_port = free_ports(2)
     if args.calibrate:
-        cfg = render("haproxy.cfg.in", workdir / "haproxy-b.cfg", front_port=stack_port, **ports)
-        first = procs.start("haproxy-b", stack_port, [*pin, args.haproxy, "-f", str(cfg), "-db"])
+        first = start_haproxy(args, procs, "haproxy-b", stack_port, ports)
     else:
         ini = render("stack.ini.in", workdir / "stack.ini", front_port=stack_port, **ports)
-        argv = [args.twistd, "-n", "--pidfile=", "stack", "-c", str(ini), "--tier", "balancer"]
-        first = procs.start(
-            "stack", stack_port, [*pin, *argv, *shlex.split(args.stack_args)], stack_env()
+        first = start_stack(args, procs, ini, stack_port, ["balancer"])
+    second = start_haproxy(args, procs, "haproxy", haproxy_port, ports)
+    subjects = [Subject(p.label, p.port, [p]) for p in (first, second)]
+    for subject in subjects:
+        wait_listening(subject.processes[0], subject.port, args.start_timeout)
+        check_pinned(subject, args.proxy_cpu)
+        verify(subject)
+    check_origin_pinned(args, origin)
+    return origin, subjects
+
+
+# --- the edge benchmark's certificates and servers ------------------------------------------------
+
+
+@dataclass
+class Pki:
+    ca: Path  # the CA certificate clients trust
+    cert: Path  # the leaf, for 127.0.0.1 and localhost
+    key: Path
+
+
+def write_pki(directory: Path) -> Pki:
+    """A throwaway CA and leaf (ECDSA P-256, SAN 127.0.0.1 and localhost, valid 1 day) as PEM.
+
+    Needs ``cryptography``; make_pki runs this in the project's virtualenv when the python
+    running the bench lacks it.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def builder(cn: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
         )
-    second = procs.start(
-        "haproxy", haproxy_port, [*pin, args.haproxy, "-f", str(haproxy_cfg), "-db"]
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stack bench CA")])
+    ca_cert = (
+        builder("stack bench CA", ca_name, ca_key)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
     )
-    proxies = [first, second]
-    for proxy in proxies:
-        wait_listening(proxy, proxy.port, args.start_timeout)
-        check_pinned(proxy, args.proxy_cpu)
-        verify(proxy, proxy.port)
-    check_pinned(origin, args.load_cpu)
-    return origin, proxies
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    cert = (
+        builder("localhost", ca_name, key)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki = Pki(ca=directory / "ca.pem", cert=directory / "cert.pem", key=directory / "key.pem")
+    pki.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    pki.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.key.touch(mode=0o600)
+    pki.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pki
 
 
-def versions(args: argparse.Namespace) -> dict[str, str]:
+def make_pki(args: argparse.Namespace, directory: Path) -> Pki:
+    """write_pki here if this python has ``cryptography``, else in twistd's interpreter."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return write_pki(directory)
+    interpreter = twistd_interpreter(args.twistd)
+    if interpreter is None:
+        raise BenchError(
+            "making the bench's certificates needs the 'cryptography' package: run the bench"
+            " with the virtualenv's python, or set STACK_VENV"
+        )
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import bench;"
+        " bench.write_pki(bench.Path(sys.argv[2]))"
+    )
+    done = subprocess.run(
+        [*interpreter, "-c", code, str(Path(__file__).resolve().parent), str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"cannot make the bench's certificates with {interpreter}:\n{done.stderr}")
+    return Pki(ca=directory / "ca.pem", cert=directory / "cert.pem", key=directory / "key.pem")
+
+
+def apache_threads(connections: int) -> int:
+    """ThreadsPerChild for Apache: every wrk connection gets a thread in its one process."""
+    return max(64, connections + 16)
+
+
+def start_apache_pipeline(
+    args: argparse.Namespace,
+    procs: Processes,
+    suffix: str,
+    ports: dict[str, int],
+    pki: Pki,
+) -> Subject:
+    """Apache (TLS, mod_proxy) → HAProxy (balancer) on the proxy CPU, listening and verified."""
+    edge_port, haproxy_port = free_ports(2)
+    haproxy = start_haproxy(args, procs, f"haproxy{suffix}", haproxy_port, ports)
+    wait_listening(haproxy, haproxy_port, args.start_timeout)
+    root = procs.workdir / f"apache{suffix}"
+    (root / "run").mkdir(parents=True)
+    conf = render(
+        "apache.conf.in",
+        root / "apache.conf",
+        server_root=root,
+        modules=args.apache_modules,
+        edge_port=edge_port,
+        haproxy_port=haproxy_port,
+        threads=apache_threads(args.connections),
+        cert=pki.cert,
+        key=pki.key,
+    )
+    pin = ["taskset", "-c", str(args.proxy_cpu)]
+    apache = procs.start(
+        f"apache{suffix}", edge_port, [*pin, args.apache, "-f", str(conf), "-DFOREGROUND"]
+    )
+    wait_listening(apache, edge_port, args.start_timeout)
+    subject = Subject(
+        f"apache{suffix}",
+        edge_port,
+        [apache, haproxy],
+        scheme="https",
+        cafile=pki.ca,
+        tier_port=haproxy_port,
+        hop=f"apache{suffix}→haproxy{suffix}",
+    )
+    verify(subject)
+    check_pinned(subject, args.proxy_cpu)
+    return subject
+
+
+def start_stack_pipeline(
+    args: argparse.Namespace, procs: Processes, ports: dict[str, int], pki: Pki
+) -> Subject:
+    """stack's edge + balancer in one process on the proxy CPU, listening and verified."""
+    edge_port, balancer_port = free_ports(2)
+    ini = render(
+        "edge-stack.ini.in",
+        procs.workdir / "edge-stack.ini",
+        edge_port=edge_port,
+        balancer_port=balancer_port,
+        cert=pki.cert,
+        key=pki.key,
+        **ports,
+    )
+    stack = start_stack(args, procs, ini, edge_port, ["edge", "balancer"])
+    subject = Subject(
+        "stack",
+        edge_port,
+        [stack],
+        scheme="https",
+        cafile=pki.ca,
+        tier_port=balancer_port,
+        hop="stack edge→balancer",
+    )
+    try:
+        wait_listening(stack, edge_port, args.start_timeout)
+        wait_listening(stack, balancer_port, args.start_timeout)
+        verify(subject)
+    except BenchError as error:
+        raise BenchError(
+            f"{error}\nstack's edge + balancer ({ini}) did not start or answer (the config"
+            " needs a loader that knows [edge] sections). The Apache + HAProxy pipeline started"
+            " and answered over TLS; 'scripts/bench --only edge --calibrate' measures it"
+            " against a second copy of itself."
+        ) from None
+    check_pinned(subject, args.proxy_cpu)
+    return subject
+
+
+def start_edges(args: argparse.Namespace, procs: Processes) -> tuple[Process, list[Subject]]:
+    """Origin, certificates, the Apache pipeline (verified first), then stack's."""
+    origin, ports = start_origin(args, procs)
+    pki = make_pki(args, procs.workdir)
+    reference = start_apache_pipeline(args, procs, "", ports, pki)
+    if args.calibrate:
+        candidate = start_apache_pipeline(args, procs, "-b", ports, pki)
+    else:
+        candidate = start_stack_pipeline(args, procs, ports, pki)
+    check_origin_pinned(args, origin)
+    return origin, [candidate, reference]
+
+
+def versions(args: argparse.Namespace, benchmark: str) -> dict[str, str]:
     found = {"twistd_path": args.twistd} if not args.calibrate else {}
+
+    def first_line(argv: list[str]) -> str:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+
     with contextlib.suppress(Exception):
-        out = subprocess.run([args.haproxy, "-v"], capture_output=True, text=True, timeout=10)
-        found["haproxy"] = out.stdout.splitlines()[0]
+        found["haproxy"] = first_line([args.haproxy, "-v"])
+    if benchmark == "edge":
+        with contextlib.suppress(Exception):
+            found["apache"] = first_line([args.apache, "-v"])
+        with contextlib.suppress(Exception):
+            found["openssl"] = first_line(["openssl", "version"])
     if not args.calibrate:
         with contextlib.suppress(Exception):
-            out = subprocess.run(
-                [args.twistd, "--version"], capture_output=True, text=True, timeout=30
-            )
-            found["twistd"] = out.stdout.splitlines()[0]
-        with contextlib.suppress(Exception):
-            shebang = Path(shutil.which(args.twistd) or args.twistd).read_text().splitlines()[0]
-            interpreter = shebang.removeprefix("#!").split()
-            out = subprocess.run([*interpreter, "--version"], capture_output=True, text=True)
-            found["python"] = out.stdout.strip()
+            found["twistd"] = first_line([args.twistd, "--version"])
+        interpreter = twistd_interpreter(args.twistd)
+        if interpreter:
+            with contextlib.suppress(Exception):
+                found["python"] = first_line([*interpreter, "--version"])
     found["kernel"] = platform.release()
     return found
 
@@ -520,27 +1011,38 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-HEADER = (
-    f"{'round':>6} {'proxy':<10} {'req/s':>9} {'CPU-us/req':>10} {'CPU':>5}"
-    f" {'p50 ms':>7} {'p99 ms':>7} {'origin':>6} {'others':>9} {'opens':>6}  errors"
-)
+def header(width: int, tier: bool) -> str:
+    return (
+        f"{'round':>6} {'proxy':<{width}} {'req/s':>9} {'CPU-us/req':>10} {'CPU':>5}"
+        f" {'p50 ms':>7} {'p99 ms':>7} {'origin':>6} {'others':>9} {'opens':>6}"
+        + (f" {'tier':>7}" if tier else "")
+        + "  errors"
+    )
+
+
 LEGEND = """\
 CPU-us/req, CPU: the proxy's own utime+stime, per request and as % of its CPU (100%: the proxy
   was the bottleneck); origin: the origin's CPU-us/req; others: % of the proxy's / the load CPU
   taken by other processes (should be ~0); opens: TCP connections opened during the run, wrk's
   plus the proxy's to the origin (about a few x -c with keep-alive, ~requests without)"""
+EDGE_LEGEND = """\
+  For the edge, 'proxy' is a whole pipeline: apache = Apache (parent + workers, exited ones
+  too) + its HAProxy; stack = one process. tier: connections to the balancer's own port opened
+  during the run / most established at once (stack's edge hands requests over in memory)"""
 NOISY_PERCENT = 5.0
 
 
-def print_row(m: Measurement, label: str) -> None:
+def print_row(m: Measurement, label: str, width: int = 10) -> None:
     errors = ",".join(f"{k}={v}" for k, v in m.socket_errors.items())
     if m.non_2xx:
         errors = f"non2xx={m.non_2xx} {errors}".strip()
     others = f"{m.other_proxy_cpu_percent:.0f}%/{m.other_load_cpu_percent:.0f}%"
+    tier = "" if m.tier_opened is None else f" {f'{m.tier_opened}/{m.tier_peak}':>7}"
     print(
-        f"{label:>6} {m.proxy:<10} {m.rps:>9,.0f} {m.cpu_us_per_request:>10.1f}"
+        f"{label:>6} {m.proxy:<{width}} {m.rps:>9,.0f} {m.cpu_us_per_request:>10.1f}"
         f" {m.proxy_cpu_percent:>4.0f}% {_fmt(m.p50_ms, '.2f'):>7} {_fmt(m.p99_ms, '.2f'):>7}"
-        f" {m.origin_cpu_us_per_request:>6.1f} {others:>9} {m.tcp_opens:>6}  {errors}".rstrip(),
+        f" {m.origin_cpu_us_per_request:>6.1f} {others:>9} {m.tcp_opens:>6}{tier}"
+        f"  {errors}".rstrip(),
         flush=True,
     )
 
@@ -554,6 +1056,10 @@ def median_of(rows: list[Measurement], proxy: str, round_: int) -> Measurement:
     def med_opt(name: str) -> float | None:
         values = [getattr(m, name) for m in mine if getattr(m, name) is not None]
         return statistics.median(values) if values else None
+
+    def med_int(name: str) -> int | None:
+        value = med_opt(name)
+        return None if value is None else round(value)
 
     return Measurement(
         proxy=proxy,
@@ -570,7 +1076,29 @@ def median_of(rows: list[Measurement], proxy: str, round_: int) -> Measurement:
         p50_ms=med_opt("p50_ms"),
         p99_ms=med_opt("p99_ms"),
         non_2xx=sum(m.non_2xx for m in mine),
+        tier_opened=med_int("tier_opened"),
+        tier_peak=med_int("tier_peak"),
+        cpu_us_by_process={
+            name: statistics.median(m.cpu_us_by_process[name] for m in mine)
+            for name in mine[0].cpu_us_by_process
+        },
     )
+
+
+def edge_ratio(reference_cpu_us: float, stack_cpu_us: float) -> float:
+    """Throughput per core of stack relative to Apache + HAProxy (>1: stack does more)."""
+    return reference_cpu_us / stack_cpu_us
+
+
+def tier_line(medians: Sequence[Measurement], subjects: Sequence[Subject]) -> str:
+    """E.g. 'edge→balancer TCP connections per run: stack 0 (in memory), apache→haproxy 50'."""
+    parts = []
+    for m, subject in zip(medians, subjects, strict=True):
+        text = f"{subject.hop} {m.tier_opened} opened, {m.tier_peak} at once"
+        if subject.label == "stack" and not m.tier_opened and not m.tier_peak:
+            text += " (in memory)"
+        parts.append(text)
+    return "edge→balancer TCP connections per run (median): " + "; ".join(parts)
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -580,13 +1108,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
         description=(
-            "Measure requests/s and CPU-us per request of stack's balancer tier and of HAProxy"
-            " with the equivalent config, both proxying to the same origin, and print the ratio"
-            " (stack / haproxy CPU-us per request; target <= 2.5, goal <= 2.0). The proxy under"
-            " test runs on --proxy-cpu; wrk and the origin on --load-cpu. Exits non-zero only"
-            " if something failed to run, never because of a slow result."
+            "Two side-by-side benchmarks, both by default (--only picks one). balancer:"
+            " requests/s and CPU-us per request of stack's balancer tier and of HAProxy with"
+            " the equivalent config, both proxying to the same origin; ratio stack / haproxy"
+            " CPU-us per request, target <= 2.5, goal <= 2.0. edge: the full HTTPS pipeline"
+            " over keep-alive, stack's edge + balancer in one process against Apache 2.4"
+            " (mod_ssl, mod_proxy_http) in front of HAProxy 2.6; ratio of throughput per"
+            " core = (apache + haproxy) / stack CPU-us per request, target >= 1.0, goal >= 1.5;"
+            " skipped if apache2 is not installed. What is under test runs on --proxy-cpu; wrk"
+            " and the origin on --load-cpu. Exits non-zero only if something failed to run,"
+            " never because of a slow result."
         ),
         epilog="Configs: etc/bench/*.in. Run with the virtualenv's python so its twistd is used.",
+    )
+    parser.add_argument(
+        "--only", choices=BENCHMARKS, help="run one benchmark (default: balancer, then edge)"
     )
     parser.add_argument("--duration", type=float, default=8, help="seconds per run (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
@@ -595,10 +1131,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2 s x 1 round, 1 s warm-up"
     )
-    parser.add_argument("--json", metavar="FILE", help="also save the results as JSON")
+    parser.add_argument(
+        "--json", metavar="FILE", help="also save the results as JSON, keyed by benchmark"
+    )
     parser.add_argument("--proxy-cpu", type=int, default=0, help="CPU of the proxy (default 0)")
     parser.add_argument("--load-cpu", type=int, default=1, help="CPU of wrk+origin (default 1)")
     parser.add_argument("--haproxy", default="/usr/sbin/haproxy", help="haproxy binary")
+    parser.add_argument("--apache", default="/usr/sbin/apache2", help="apache2 binary (edge)")
+    parser.add_argument(
+        "--apache-modules",
+        default="/usr/lib/apache2/modules",
+        help="directory of Apache's mod_*.so (default: Debian's)",
+    )
     parser.add_argument("--wrk", default="wrk", help="wrk binary")
     parser.add_argument(
         "--twistd", default=default_twistd(), help="twistd to run stack (default: beside python)"
@@ -615,7 +1159,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="harness check: run a second HAProxy in stack's place (ratio should be ~1.0)",
+        help="harness check: run a second copy of the reference (HAProxy; Apache + HAProxy) in"
+        " stack's place (ratios should be ~1.0)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -640,28 +1185,54 @@ def _signals_as_exit() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def run(args: argparse.Namespace, procs: Processes) -> None:
-    origin, proxies = start_servers(args, procs)
-    a, b = proxies
+def paired_ratios(
+    rows: Iterable[Measurement], first: str, second: str, invert: bool = False
+) -> list[float]:
+    """first / second CPU-us per request round by round (second / first with ``invert``)."""
+    rows = list(rows)
+    pairs = zip(
+        (r.cpu_us_per_request for r in rows if r.proxy == first),
+        (r.cpu_us_per_request for r in rows if r.proxy == second),
+        strict=True,
+    )
+    if invert:
+        return [b / a for a, b in pairs if a > 0]
+    return [a / b for a, b in pairs if b > 0]
+
+
+def run(args: argparse.Namespace, procs: Processes, benchmark: str) -> dict[str, object]:
+    """One benchmark: start, warm up, alternate rounds, print; returns the JSON results."""
+    edge = benchmark == "edge"
+    if edge:
+        print("== edge: HTTPS keep-alive pipeline, stack edge+balancer vs Apache 2.4 + HAProxy")
+        origin, subjects = start_edges(args, procs)
+    else:
+        print("== balancer: stack's balancer tier vs HAProxy 2.6")
+        origin, subjects = start_balancers(args, procs)
+    a, b = subjects
+    width = max(10, *(len(s.label) for s in subjects))
     print(f"proxies on CPU {args.proxy_cpu}; wrk -t1 -c{args.connections} + origin on CPU", end="")
     print(f" {args.load_cpu}; {args.rounds} round(s) of {args.duration:g} s", flush=True)
-    for proxy in proxies:
-        print(f"  {proxy.label:<10} pid {proxy.pid:<8} port {proxy.port}  log {proxy.log}")
+    for subject in subjects:
+        for p in subject.processes:
+            print(f"  {p.label:<{width}} pid {p.pid:<8} port {p.port}  log {p.log}")
     if args.warmup > 0:
-        for proxy in proxies:
-            run_wrk(args, proxy.port, args.warmup)
-    print(f"\n{HEADER}")
+        for subject in subjects:
+            run_wrk(args, subject.url, args.warmup)
+    print(f"\n{header(width, edge)}")
     rows: list[Measurement] = []
     for number in range(1, args.rounds + 1):
         order = (a, b) if number % 2 else (b, a)
-        for proxy in order:
-            row = measure(args, proxy, origin, number, args.duration)
+        for subject in order:
+            row = measure(args, subject, origin, number, args.duration)
             rows.append(row)
-            print_row(row, str(number))
-    medians = [median_of(rows, proxy.label, 0) for proxy in proxies]
+            print_row(row, str(number), width)
+    medians = [median_of(rows, subject.label, 0) for subject in subjects]
     for m in medians:
-        print_row(m, "median")
+        print_row(m, "median", width)
     print(LEGEND)
+    if edge:
+        print(EDGE_LEGEND)
     noisy = [
         m for m in rows if max(m.other_proxy_cpu_percent, m.other_load_cpu_percent) > NOISY_PERCENT
     ]
@@ -671,19 +1242,20 @@ def run(args: argparse.Namespace, procs: Processes) -> None:
             f" {len(noisy)} of {len(rows)} runs (column 'others'); the figures are noisy,"
             " rerun on a quiet machine to rely on them"
         )
-    ratio = medians[0].cpu_us_per_request / medians[1].cpu_us_per_request
-    # Each round measured both proxies back to back: their ratio within a round is the figure
+    # Each round measured both sides back to back: their ratio within a round is the figure
     # least exposed to the machine's slow drift, so show the spread of those too.
-    paired = [
-        mine.cpu_us_per_request / theirs.cpu_us_per_request
-        for mine, theirs in zip(
-            (r for r in rows if r.proxy == a.label),
-            (r for r in rows if r.proxy == b.label),
-            strict=True,
-        )
-        if theirs.cpu_us_per_request > 0
-    ]
-    results = {
+    if edge:
+        ratio = edge_ratio(medians[1].cpu_us_per_request, medians[0].cpu_us_per_request)
+        paired = paired_ratios(rows, a.label, b.label, invert=True)
+        target, goal = EDGE_TARGET_RATIO, EDGE_GOAL_RATIO
+        ratio_of = [b.label, a.label]
+    else:
+        ratio = medians[0].cpu_us_per_request / medians[1].cpu_us_per_request
+        paired = paired_ratios(rows, a.label, b.label)
+        target, goal = TARGET_RATIO, GOAL_RATIO
+        ratio_of = [a.label, b.label]
+    results: dict[str, object] = {
+        "benchmark": benchmark,
         "settings": {
             "duration_s": args.duration,
             "rounds": args.rounds,
@@ -693,35 +1265,42 @@ def run(args: argparse.Namespace, procs: Processes) -> None:
             "load_cpu": args.load_cpu,
             "calibrate": args.calibrate,
         },
-        "versions": versions(args),
+        "versions": versions(args, benchmark),
         "rounds": [asdict(m) for m in rows],
         "medians": {m.proxy: asdict(m) for m in medians},
         "ratio_cpu_us_per_request": ratio,
         "round_ratios": paired,
-        "ratio_of": [a.label, b.label],
-        "target_ratio": TARGET_RATIO,
-        "goal_ratio": GOAL_RATIO,
+        "ratio_of": ratio_of,
+        "target_ratio": target,
+        "goal_ratio": goal,
     }
-    if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        except OSError as error:
-            raise BenchError(f"cannot write {args.json}: {error}") from error
-        print(f"\nresults saved to {args.json}")
+    if edge:
+        for m in medians:
+            if m.cpu_us_by_process:
+                split = " + ".join(f"{k} {v:.1f}" for k, v in m.cpu_us_by_process.items())
+                print(f"{m.proxy} CPU-us/req (median) by process: {split}")
+        print(tier_line(medians, subjects))
     print(
         f"\nreq/s {a.label}/{b.label}: {medians[0].rps / medians[1].rps:.2f}"
-        " (the load CPU may cap the faster proxy; CPU per request is the comparison)"
+        " (the load CPU may cap the faster side; CPU per request is the comparison)"
     )
-    print(
-        f"ratio {a.label}/{b.label} CPU-us per request: {ratio:.2f}"
-        f" (target <= {TARGET_RATIO}, goal <= {GOAL_RATIO})"
-    )
+    if edge:
+        print(
+            f"throughput per core {a.label} vs {b.label}: {b.label}/{a.label} CPU-us per request"
+            f" = {ratio:.2f} (target >= {target}, goal >= {goal})"
+        )
+    else:
+        print(
+            f"ratio {a.label}/{b.label} CPU-us per request: {ratio:.2f}"
+            f" (target <= {target}, goal <= {goal})"
+        )
     if len(paired) > 1:
         print(
             "  round by round: "
             + " ".join(f"{r:.2f}" for r in paired)
             + f" (min {min(paired):.2f}, max {max(paired):.2f})"
         )
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -731,27 +1310,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
+    benchmarks = [args.only] if args.only else list(BENCHMARKS)
+    if "edge" in benchmarks and (reason := apache_missing(args)):
+        print(f"bench: edge benchmark skipped: {reason}", flush=True)
+        benchmarks.remove("edge")
+    if not benchmarks:
+        return 0
+    # The bench itself (sampling /proc between its waits) stays off the measured CPU.
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {args.load_cpu})
     workdir = Path(tempfile.mkdtemp(prefix="stack-bench-"))
-    procs = Processes(workdir)
+    results: dict[str, object] = {}
+    failed = False
     try:
         with _signals_as_exit():
-            try:
-                run(args, procs)
-            finally:
-                procs.stop_all()
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        print(f"bench: configs and logs kept in {workdir}", file=sys.stderr)
-        return 1
+            for number, benchmark in enumerate(benchmarks):
+                if number:
+                    print()
+                procs = Processes(workdir / benchmark)
+                procs.workdir.mkdir()
+                try:
+                    try:
+                        results[benchmark] = run(args, procs, benchmark)
+                    finally:
+                        procs.stop_all()
+                except BenchError as error:
+                    print(f"bench: {benchmark}: {error}", file=sys.stderr, flush=True)
+                    failed = True
     except KeyboardInterrupt:
         print("bench: interrupted; servers stopped", file=sys.stderr)
         shutil.rmtree(workdir, ignore_errors=True)
         return 130
-    if args.keep:
+    if args.json and results:
+        try:
+            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        except OSError as error:
+            print(f"bench: cannot write {args.json}: {error}", file=sys.stderr)
+            failed = True
+        else:
+            print(f"\nresults saved to {args.json}")
+    if failed or args.keep:
         print(f"bench: configs and logs kept in {workdir}", file=sys.stderr)
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
