@@ -288,6 +288,12 @@ class Transaction(ProxyTransaction):
     def nbsrv(self, backend: str) -> int:
         return self.frontend.nbsrv(backend)
 
+    @property
+    def tls(self) -> tuple[str, str] | None:
+        """``ssl_fc_protocol``/``ssl_fc_cipher``: the client's TLS, terminated by this process
+        (the edge handing the request over in memory)."""
+        return self.exchange.tls
+
     # -- the request path ------------------------------------------------------------------------
 
     def start(self, now: float) -> None:

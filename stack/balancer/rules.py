@@ -40,6 +40,10 @@ class SampleContext(AclContext, Protocol):
     dst: str
     dst_port: int
 
+    @property
+    def tls(self) -> tuple[str, str] | None:
+        """(protocol, cipher) of the client's TLS connection, ``None`` over plain HTTP."""
+
 
 HeaderAction = Callable[[Headers, SampleContext], None]
 
@@ -55,6 +59,14 @@ def _fetch(name: str) -> Callable[[SampleContext], bytes]:
         return lambda ctx: b"%d" % ctx.dst_port
     if name == "ssl_fc":
         return lambda ctx: b"1" if ctx.ssl else b"0"
+    if name in ("ssl_fc_protocol", "ssl_fc_cipher"):
+        index = 0 if name == "ssl_fc_protocol" else 1
+
+        def tls_fact(ctx: SampleContext) -> bytes:
+            facts = ctx.tls
+            return facts[index].encode() if facts is not None else b""
+
+        return tls_fact
     if name == "path":
         return lambda ctx: ctx.request.path
     if name == "method":

@@ -579,7 +579,10 @@ def parse_forwardfor(value: str | None, words: list[str]) -> ForwardFor | None:
 
 # --- log-format strings (%[fetch]) ---------------------------------------------------------------
 
-LOGFORMAT_FETCHES = ("src", "src_port", "dst", "dst_port", "ssl_fc", "path", "method")
+LOGFORMAT_FETCHES = (
+    *("src", "src_port", "dst", "dst_port"),
+    *("ssl_fc", "ssl_fc_protocol", "ssl_fc_cipher", "path", "method"),
+)
 _HDR_ARG = re.compile(r"(?:req\.)?hdr\(([^()]+)\)")
 
 

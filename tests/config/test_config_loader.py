@@ -722,7 +722,8 @@ CASES = [
     (
         "[frontend f]\nbind = :8000\nhttp-request = set-header X %[foo]\n",
         "t.ini:3: [frontend f] http-request: unknown fetch 'foo' in %[foo] (stack knows: src, "
-        "src_port, dst, dst_port, ssl_fc, path, method, req.hdr(NAME), hdr(NAME))",
+        "src_port, dst, dst_port, ssl_fc, ssl_fc_protocol, ssl_fc_cipher, path, method, "
+        "req.hdr(NAME), hdr(NAME))",
     ),
     (
         "[frontend f]\nbind = :8000\nhttp-request =\n  set-header X 1\n  deny if TRUE\n",

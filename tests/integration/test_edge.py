@@ -84,6 +84,7 @@ def edge_config(
     https_port: int,
     balancer_port: int,
     global_lines: str = "",
+    frontend_lines: str = "",
 ) -> str:
     return f"""\
 [global]
@@ -102,6 +103,7 @@ bind = 127.0.0.1:{https_port}
 [frontend web]
 bind = 127.0.0.1:{balancer_port}
 default_backend = app
+{frontend_lines}
 
 [backend app]
 server s1 = 127.0.0.1:{origin.port}
@@ -275,6 +277,40 @@ def test_certificate_auto_creates_then_reuses_a_local_ca(
     again = run_stack(ini, https_port, ("edge", "balancer"))
     assert ca.read_bytes() == first  # reused, not re-created
     assert match.group(1) in again.log_text()
+
+
+def test_the_balancer_sees_the_client_and_its_tls_in_memory(
+    run_stack: Run, origins: Callable[[str], Origin], pki: Pki
+) -> None:
+    origin = origins("o")
+    cert, _ = pki.leaf("site")
+    https_port, balancer_port = free_port(), free_port()
+    ini = edge_config(
+        f"certificate = {cert}\nproxy-pass = / web\n",
+        origin,
+        https_port=https_port,
+        balancer_port=balancer_port,
+        frontend_lines="http-request =\n"
+        "    set-header X-Src %[src]\n"
+        "    set-header X-Tls %[ssl_fc]/%[ssl_fc_protocol]/%[ssl_fc_cipher]\n"
+        "    set-header X-Secure yes if { ssl_fc }",
+    )
+    run_stack(ini, https_port, ("edge", "balancer"))
+    ctx = pki.context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384")
+    _response, body, conn = https(https_port, "/tls", ctx)
+    conn.close()
+    sent = {k.lower(): v for k, v in json.loads(body)["headers"]}
+    assert sent["x-src"] == "127.0.0.1"
+    assert sent["x-tls"] == "1/TLSv1.2/ECDHE-ECDSA-AES256-GCM-SHA384"
+    assert sent["x-secure"] == "yes"
+    # the same frontend reached over plain HTTP: no TLS to see
+    out, _closed = raw_exchange(
+        balancer_port, b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    plain = {k.lower(): v for k, v in json.loads(out.partition(b"\r\n\r\n")[2])["headers"]}
+    assert plain["x-tls"] == "0//" and "x-secure" not in plain
 
 
 # --- redirects --------------------------------------------------------------------------------
