@@ -67,7 +67,8 @@ class Example:
                 return f"127.0.0.1:{table.get(old, self.ports[old])}"
 
             lines.append(_ADDR.sub(move, line))
-        self.text = "".join(lines)
+        # certificate = auto keeps its CA in the test's directory, not the repository's var/
+        self.text = re.sub(r"(?m)^state-dir = .*$", "state-dir = var", "".join(lines))
 
     def port(self, fixed: int) -> int:
         return self.ports[fixed]
@@ -151,6 +152,34 @@ def test_seed000_two_clients_each_keep_their_own_films_list(run_stack) -> None:
     assert wait_for(lambda: "fav=x3" in stack.log_text())
     log = stack.log_text()
     assert "httptraffic films/webserver3" in log and "httptraffic site/websrv1" in log
+
+
+def test_seed000_ssl_termination_by_the_edge(origins, run_stack, tmp_path: Path) -> None:
+    """The article's SSL part: http redirected to https (302, as ``redirect scheme``), TLS
+    terminated in front of the frontend, X-Forwarded-Proto/-Port reaching the servers."""
+    import ssl
+
+    site = origins("site")
+    ex = Example("seed-000-films.ini", {9300: site.port, 9301: site.port})
+    run_stack(ex.text, ex.port(18043), tiers=())
+    https_port, plain_port = ex.port(18043), ex.port(18080)
+    out, _closed = raw_exchange(
+        plain_port, b"GET /index.php?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    assert out.startswith(b"HTTP/1.1 302 Found\r\n")
+    assert f"\r\nLocation: https://127.0.0.1:{https_port}/index.php?x=1\r\n".encode() in out
+    ca = tmp_path / "var" / "tls" / "ca.pem"
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", https_port, context=ssl.create_default_context(cafile=str(ca)), timeout=10
+    )
+    conn.request("GET", "/index.php", headers={"Host": f"127.0.0.1:{https_port}"})
+    response = conn.getresponse()
+    record = json.loads(response.read())
+    conn.close()
+    assert response.status == 200
+    sent = {k.lower(): v for k, v in record["headers"]}
+    assert sent["x-forwarded-proto"] == "https"
+    assert sent["x-forwarded-port"] == str(https_port)
 
 
 def test_seed000_session_of_an_unavailable_server_is_redispatched(killable, run_stack) -> None:
