@@ -775,108 +775,33 @@ class Pki:
     key: Path
 
 
-def write_pki(directory: Path) -> Pki:
-    """A throwaway CA and leaf (ECDSA P-256, SAN 127.0.0.1 and localhost, valid 1 day) as PEM.
-
-    Needs ``cryptography``; make_pki runs this in the project's virtualenv when the python
-    running the bench lacks it.
-    """
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-
-    def builder(cn: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-        return (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-            .issuer_name(issuer)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-        )
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stack bench CA")])
-    ca_cert = (
-        builder("stack bench CA", ca_name, ca_key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    cert = (
-        builder("localhost", ca_name, key)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pki = Pki(ca=directory / "ca.pem", cert=directory / "cert.pem", key=directory / "key.pem")
-    pki.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    pki.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.key.touch(mode=0o600)
-    pki.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return pki
+# stack's own "certificate = auto": a local CA and a leaf for loopback, the same files the edge
+# makes on first start, written by the interpreter stack is installed in.
+_PKI_CODE = (
+    "import sys\n"
+    "from stack.http.certificates import ensure_auto_certificate\n"
+    "made = ensure_auto_certificate(sys.argv[1], ['127.0.0.1', 'localhost'])\n"
+    "print(made.ca_path, made.cert_path, made.key_path, sep='\\n')\n"
+)
 
 
 def make_pki(args: argparse.Namespace, directory: Path) -> Pki:
-    """write_pki here if this python has ``cryptography``, else in twistd's interpreter."""
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return write_pki(directory)
-    interpreter = twistd_interpreter(args.twistd)
-    if interpreter is None:
-        raise BenchError(
-            "making the bench's certificates needs the 'cryptography' package: run the bench"
-            " with the virtualenv's python, or set STACK_VENV"
-        )
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import bench;"
-        " bench.write_pki(bench.Path(sys.argv[2]))"
-    )
+    """A CA and a leaf for 127.0.0.1 and localhost, made by stack's ``certificate = auto``
+    code in twistd's interpreter (the virtualenv stack is installed in)."""
+    interpreter = twistd_interpreter(args.twistd) or [sys.executable]
     done = subprocess.run(
-        [*interpreter, "-c", code, str(Path(__file__).resolve().parent), str(directory)],
+        [*interpreter, "-c", _PKI_CODE, str(directory)],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    if done.returncode != 0:
-        raise BenchError(f"cannot make the bench's certificates with {interpreter}:\n{done.stderr}")
-    return Pki(ca=directory / "ca.pem", cert=directory / "cert.pem", key=directory / "key.pem")
+    paths = done.stdout.split()
+    if done.returncode != 0 or len(paths) != 3:
+        raise BenchError(
+            f"cannot make the bench's certificates with {interpreter} (is stack installed "
+            f"there? set STACK_VENV or --twistd):\n{done.stderr}"
+        )
+    return Pki(ca=Path(paths[0]), cert=Path(paths[1]), key=Path(paths[2]))
 
 
 def apache_threads(connections: int) -> int:

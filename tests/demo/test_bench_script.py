@@ -333,8 +333,9 @@ def test_both_stack_configs_balance_alike() -> None:
     assert backend(edge) == backend(balancer)
 
 
-def test_write_pki_makes_a_leaf_for_loopback_signed_by_the_ca(tmp_path: Path) -> None:
-    pki = bench.write_pki(tmp_path)
+def test_make_pki_makes_a_leaf_for_loopback_signed_by_the_ca(tmp_path: Path) -> None:
+    args = bench.parse_args(["--twistd", str(Path(sys.executable).parent / "twistd")])
+    pki = bench.make_pki(args, tmp_path)
     assert pki.key.stat().st_mode & 0o077 == 0
     ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
     leaf = x509.load_pem_x509_certificate(pki.cert.read_bytes())
