@@ -8,6 +8,7 @@ restart, without a restart). SIGUSR1 reopens the access and error logs for logro
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -49,7 +50,7 @@ def load_certificates(config: StackConfig, edge: Edge) -> list[ServedCertificate
                 "{names}, e.g. curl --cacert {ca}",
                 edge=edge.name,
                 what=what,
-                ca=auto.ca_path,
+                ca=os.path.abspath(auto.ca_path),
                 fp=auto.ca_fingerprint,
                 names=", ".join(edge.names),
             )
@@ -57,7 +58,7 @@ def load_certificates(config: StackConfig, edge: Edge) -> list[ServedCertificate
             log.info(
                 "edge {edge}: local CA {ca} (SHA-256 {fp})",
                 edge=edge.name,
-                ca=auto.ca_path,
+                ca=os.path.abspath(auto.ca_path),
                 fp=auto.ca_fingerprint,
             )
         return [load_certificate(auto.cert_path, auto.key_path)]
