@@ -34,6 +34,8 @@ import os
 import re
 import time
 
+from stack.config.edge import LOG_LEVELS
+
 __all__ = [
     "LEVELS",
     "LogFile",
@@ -44,10 +46,7 @@ __all__ = [
 ]
 
 # Apache's LogLevel names (server/log.c priorities, plus trace1..trace8).
-LEVELS = frozenset(
-    ["emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
-    + [f"trace{n}" for n in range(1, 9)]
-)
+LEVELS = frozenset((*LOG_LEVELS, *(f"trace{n}" for n in range(1, 9))))
 
 _MONTHS = tuple(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
 _DAYS = tuple(b"Mon Tue Wed Thu Fri Sat Sun".split())  # struct_time.tm_wday order

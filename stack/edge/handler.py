@@ -14,18 +14,16 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from stack.config.edge import LOG_LEVELS
 from stack.config.model import Edge
 from stack.edge.accesslog import LogFile, combined_line, error_line
 from stack.edge.forwarded import ForwardedHeaders
 from stack.edge.pages import error_page
-from stack.edge.redirects import HttpsRedirect, SlashRedirect
+from stack.edge.redirects import HttpsRedirect, SlashRedirect, host_name
 from stack.edge.reverse import ReverseRewriter
 from stack.http import h1
-from stack.http.message import Headers, Request, Response
+from stack.http.message import Headers, Request, Response, set_host
 from stack.http.server import Exchange, RequestHandler
-
-_REWRITTEN = frozenset({b"location", b"content-location", b"uri", b"destination", b"set-cookie"})
-_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 
 
 class EdgeLog:
@@ -35,11 +33,11 @@ class EdgeLog:
         self.access = LogFile(config.access_log) if config.access_log else None
         self.access_tls = config.access_log_tls
         self.errors = LogFile(config.error_log) if config.error_log else None
-        self.level = _LEVELS.index(config.log_level)
+        self.level = LOG_LEVELS.index(config.log_level)
         self.pid = os.getpid()
 
     def error(self, level: str, module: str, message: str, when: float, client: str = "") -> None:
-        if self.errors is not None and _LEVELS.index(level) <= self.level:
+        if self.errors is not None and LOG_LEVELS.index(level) <= self.level:
             line = error_line(level, module, message, when, self.pid, client or None)
             self.errors.write(line)
 
@@ -86,18 +84,21 @@ class Route:
 
 
 class _Base:
-    """What both virtual hosts share: logging an exchange once it is over."""
+    """What both virtual hosts share: ending an exchange (the tier it was handed to first),
+    then its access log line."""
 
     log: EdgeLog
 
-    def _access(self, exchange: Exchange, status: int) -> None:
+    def exchange_ended(self, exchange: Exchange) -> None:
+        upstream = exchange.handed_to
+        if upstream is not None:
+            upstream.exchange_ended(exchange)
         record = exchange.front
         access = self.log.access
         if access is None or not isinstance(record, EdgeRecord) or record.request_line is None:
             return
         response = exchange.response
-        if status == 0:
-            status = record.status or (response.status if response is not None else 0)
+        status = record.status or (response.status if response is not None else 0)
         tls = exchange.tls if self.log.access_tls else None
         access.write(
             combined_line(
@@ -121,7 +122,6 @@ class EdgeHandler(_Base):
     every exchange it hands on."""
 
     def __init__(self, config: Edge, routes: Sequence[Route], log: EdgeLog) -> None:
-        self.config = config
         self.routes = tuple(routes)
         self.log = log
         self.names = frozenset(n.encode() for n in config.names)
@@ -159,7 +159,9 @@ class EdgeHandler(_Base):
             record.keep_for_log(exchange.channel.src, request)
         exchange.filter = self
         if self.slash is not None:
-            page = self.slash.response(request, b"https", record.public_host)
+            page = self.slash.response(
+                request, b"https", record.public_host, close=not request.keep_alive
+            )
             if page is not None:
                 exchange.send_raw(page)
                 return
@@ -183,38 +185,27 @@ class EdgeHandler(_Base):
                 headers, channel.src, request.header(b"host"), proto, channel.dst_port
             )
         if not self.preserve_host:
-            _set_host(headers, route.host)
+            set_host(headers, route.host)
         request.headers = headers
         if route.path != route.prefix:
             request.set_target(route.path + request.target[len(route.prefix) :])
         exchange.handed_to = route.upstream
         route.upstream.handle(exchange)
 
-    def exchange_ended(self, exchange: Exchange) -> None:
-        upstream = exchange.handed_to
-        if upstream is not None:
-            upstream.exchange_ended(exchange)
-        self._access(exchange, 0)
-
     # -- ResponseFilter --------------------------------------------------------------------------
 
     def response_head(self, exchange: Exchange, response: Response) -> None:
         headers = response.headers
         if self.reverse.active:
-            for name, _value in headers:
-                if name in _REWRITTEN:
-                    self.reverse.rewrite(headers, self._public_base(exchange))
-                    break
+            self.reverse.rewrite(headers, self._public_base(exchange))
         if self.hsts is not None:
             headers.append(self.hsts)
 
     def raw_response(self, exchange: Exchange, data: bytes) -> bytes:
-        """A page the balancer (or this edge) built: rewritten only when it needs it, which
-        is rare (redirects, error pages), so parsing it here costs the hot path nothing."""
+        """A page the balancer (or this edge) built: parsed only to be rewritten, which is
+        rare (redirects, error pages), so it costs the hot path nothing."""
+        _note_status(exchange, data)
         end = data.find(b"\r\n\r\n")
-        record = exchange.front
-        if isinstance(record, EdgeRecord):
-            record.status = int(data[9:12]) if data[9:12].isdigit() else 0
         if end < 0 or (self.hsts is None and not self.reverse.active):
             return data
         lines = data[:end].split(b"\r\n")
@@ -222,9 +213,9 @@ class EdgeHandler(_Base):
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             headers.append((name, value.strip()))
-        lowered = [(n.lower(), v) for n, v in headers]
-        if self.reverse.active and any(n in _REWRITTEN for n, _ in lowered):
-            # rewritten in place: names keep the page's own case
+        if self.reverse.active:
+            # rewritten in place on lowercase names; the page keeps its own case
+            lowered = [(n.lower(), v) for n, v in headers]
             self.reverse.rewrite(lowered, self._public_base(exchange))
             headers = [(n, v) for (n, _), (_, v) in zip(headers, lowered, strict=True)]
         if self.hsts is not None:
@@ -238,10 +229,8 @@ class EdgeHandler(_Base):
         """The client's Host when it names this virtual host (UseCanonicalName Off), else
         ServerName: a Location never carries a name the edge does not serve."""
         host = request.header(b"host")
-        if host is not None:
-            name = _strip_port(host).lower()
-            if name in self.names:
-                return host
+        if host is not None and host_name(host) in self.names:
+            return host
         return self.default_host
 
     def _public_base(self, exchange: Exchange) -> bytes:
@@ -275,12 +264,6 @@ class RedirectHandler(_Base):
         record.status = self.code
         exchange.send_raw(page)
 
-    def exchange_ended(self, exchange: Exchange) -> None:
-        upstream = exchange.handed_to
-        if upstream is not None:
-            upstream.exchange_ended(exchange)
-        self._access(exchange, 0)
-
 
 class _PlainFilter:
     """Responses on port 80 get neither HSTS (RFC 6797 §7.2) nor https rewriting."""
@@ -289,33 +272,28 @@ class _PlainFilter:
         pass
 
     def raw_response(self, exchange: Exchange, data: bytes) -> bytes:
-        record = exchange.front
-        if isinstance(record, EdgeRecord) and data[9:12].isdigit():
-            record.status = int(data[9:12])
+        _note_status(exchange, data)
         return data
 
 
 _PLAIN = _PlainFilter()
 
 
-def _set_host(headers: Headers, host: bytes) -> None:
-    for i, (name, _value) in enumerate(headers):
-        if name == b"host":
-            headers[i] = (b"host", host)
-            return
-    headers.append((b"host", host))
+def _note_status(exchange: Exchange, data: bytes) -> None:
+    """The status of a pre-built page, for the access log (%>s)."""
+    record = exchange.front
+    if isinstance(record, EdgeRecord) and data[9:12].isdigit():
+        record.status = int(data[9:12])
 
 
-def _strip_port(host: bytes) -> bytes:
-    if host.startswith(b"["):
-        end = host.find(b"]")
-        return host[: end + 1] if end > 0 else host
-    return host.partition(b":")[0]
+def _authority(host: str, port: int, default_port: int) -> str:
+    """``host[:port]`` as written in a Host header or URL (IPv6 in brackets)."""
+    host = f"[{host}]" if ":" in host else host
+    return host if port == default_port else f"{host}:{port}"
 
 
 def _host_with_port(name: str, port: int) -> bytes:
-    host = f"[{name}]" if ":" in name else name
-    return (host if port == 443 else f"{host}:{port}").encode()
+    return _authority(name, port, 443).encode()
 
 
 def routes_for(config: Edge, upstreams: dict[str, Any]) -> list[Route]:
@@ -323,8 +301,6 @@ def routes_for(config: Edge, upstreams: dict[str, Any]) -> list[Route]:
     routes = []
     for proxy_pass in config.proxy_pass:
         key = proxy_pass.frontend or proxy_pass.url
-        host = proxy_pass.host if proxy_pass.port == 80 else f"{proxy_pass.host}:{proxy_pass.port}"
-        if ":" in proxy_pass.host:
-            host = f"[{proxy_pass.host}]:{proxy_pass.port}"
+        host = _authority(proxy_pass.host, proxy_pass.port, 80)
         routes.append(Route(proxy_pass.prefix, upstreams[key], host, proxy_pass.path))
     return routes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from stack.http.errors import PARSE_ERRORS
 from stack.http.h1 import reason_phrase
 
 _MESSAGES = {
@@ -58,9 +59,8 @@ def page(
     return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head else body)
 
 
-def error_page(status: int, *, close: bool = False) -> bytes:
+def error_page(status: int, *, close: bool = False, head: bool = False) -> bytes:
     """Apache's page for ``status`` (2.4 no longer echoes the URL in its 404); parse errors
-    (400, 408, 413, 414, 431, 501, 505) close the connection, as httpd does."""
+    close the connection, as httpd does."""
     message = _MESSAGES.get(status, b"")
-    parse_error = status in (400, 408, 413, 414, 431, 501, 505)
-    return page(status, message, close=close or parse_error)
+    return page(status, message, close=close or status in PARSE_ERRORS, head=head)

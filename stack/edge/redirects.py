@@ -30,9 +30,17 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
+from stack.edge.pages import error_page, page
 from stack.http.message import Request
 
-__all__ = ["ACME_CHALLENGE", "REASONS", "HttpsRedirect", "SlashRedirect", "redirect_response"]
+__all__ = [
+    "ACME_CHALLENGE",
+    "REASONS",
+    "HttpsRedirect",
+    "SlashRedirect",
+    "host_name",
+    "redirect_response",
+]
 
 REASONS: dict[int, bytes] = {
     301: b"Moved Permanently",
@@ -45,42 +53,6 @@ REASONS: dict[int, bytes] = {
 # Let's Encrypt's HTTP-01 validator fetches these over plain HTTP (RFC 8555 §8.3); Mozilla's
 # generated configurations exempt them from the HTTPS redirect.
 ACME_CHALLENGE = b"/.well-known/acme-challenge/"
-
-_DOCTYPE = b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n'
-
-
-def _page_parts(status: int, reason: bytes) -> tuple[bytes, bytes]:
-    """The page around the escaped Location (http_protocol.c ``get_canned_error_string``)."""
-    text = (
-        b"The answer to your request is located " if status == 303 else b"The document has moved "
-    )
-    head = b'%s<html><head>\n<title>%d %s</title>\n</head><body>\n<h1>%s</h1>\n<p>%s<a href="' % (
-        _DOCTYPE,
-        status,
-        reason,
-        reason,
-        text,
-    )
-    return head, b'">here</a>.</p>\n</body></html>\n'
-
-
-_PAGES = {status: _page_parts(status, reason) for status, reason in REASONS.items()}
-_STATUS_LINES = {
-    status: b"HTTP/1.1 %d %s\r\n" % (status, reason) for status, reason in REASONS.items()
-}
-_CONTENT_TYPE = b"Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
-_CLOSE = b"Connection: close\r\n"
-
-_BAD_REQUEST_PAGE = (
-    _DOCTYPE + b"<html><head>\n<title>400 Bad Request</title>\n</head><body>\n"
-    b"<h1>Bad Request</h1>\n<p>Your browser sent a request that this server could not "
-    b"understand.<br />\n</p>\n</body></html>\n"
-)
-_BAD_REQUEST_HEAD = (
-    b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n" % len(_BAD_REQUEST_PAGE)
-    + _CLOSE
-    + _CONTENT_TYPE
-)
 
 _UNSAFE = re.compile(rb"[\x00-\x20\x7f]")
 _HIGH = re.compile(rb"[\x80-\xff]")
@@ -100,23 +72,39 @@ def redirect_response(
     status: int, location: bytes, *, head_only: bool = False, close: bool = False
 ) -> bytes:
     """The complete raw redirect to ``location``; a 400 (always closing) if ``location``
-    holds a byte that would break the header. ``head_only`` is for HEAD requests."""
+    holds a byte that would break the header. ``head_only`` is for HEAD requests. The
+    sentence around the link is http_protocol.c ``get_canned_error_string``'s."""
     if _UNSAFE.search(location) is not None:
-        return _BAD_REQUEST_HEAD if head_only else _BAD_REQUEST_HEAD + _BAD_REQUEST_PAGE
-    page = _PAGES.get(status)
-    if page is None:
+        return error_page(400, head=head_only)
+    if status not in REASONS:
         raise ValueError(f"not a redirect status: {status}")
     if not location.isascii():
         location = _HIGH.sub(_percent, location)
-    body = page[0] + _HTML_SPECIAL.sub(_html, location) + page[1]
-    head = b"%sLocation: %s\r\nContent-Length: %d\r\n%s%s" % (
-        _STATUS_LINES[status],
-        location,
-        len(body),
-        _CLOSE if close else b"",
-        _CONTENT_TYPE,
+    sentence = (
+        b"The answer to your request is located " if status == 303 else b"The document has moved "
     )
-    return head if head_only else head + body
+    link = _HTML_SPECIAL.sub(_html, location)
+    message = b'<p>%s<a href="%s">here</a>.</p>\n' % (sentence, link)
+    return page(status, message, headers=((b"Location", location),), close=close, head=head_only)
+
+
+def host_name(host: bytes | None) -> bytes | None:
+    """The name part of a Host value, lowercased, without its port or trailing dot (IPv6
+    literals keep their brackets); ``None`` when there is no Host or its port is malformed,
+    so the caller falls back to its configured name."""
+    if not host:
+        return None
+    if host[:1] == b"[":
+        end = host.find(b"]") + 1
+        name, port = host[:end], host[end:]
+    else:
+        name, colon, port = host.partition(b":")
+        port = colon + port
+        if name[-1:] == b".":
+            name = name[:-1]
+    if port and (port[:1] != b":" or not (len(port) == 1 or port[1:].isdigit())):
+        return None
+    return name.lower()
 
 
 def _check_status(status: int) -> int:
@@ -184,20 +172,8 @@ class HttpsRedirect:
         self._default = origin(_server_name(default_name))
 
     def _origin(self, request: Request) -> bytes:
-        host = request.header(b"host")
-        if not host:
-            return self._default
-        if host[:1] == b"[":
-            end = host.find(b"]") + 1
-            name, port = host[:end], host[end:]
-        else:
-            name, colon, port = host.partition(b":")
-            port = colon + port
-            if name[-1:] == b".":
-                name = name[:-1]
-        if port and (port[:1] != b":" or not (len(port) == 1 or port[1:].isdigit())):
-            return self._default
-        return self._names.get(name.lower(), self._default)
+        name = host_name(request.header(b"host"))
+        return self._default if name is None else self._names.get(name, self._default)
 
     def response(self, request: Request, close: bool = False) -> bytes | None:
         """The raw redirect for ``request``, or ``None`` for an ACME challenge, which the

@@ -15,7 +15,7 @@ from typing import Protocol
 import httptools
 
 from stack.config.model import Limits
-from stack.http.message import Headers, Request, Response
+from stack.http.message import Headers, Request, Response, set_host
 
 
 class ProtocolError(Exception):
@@ -322,12 +322,7 @@ class RequestParser:
                 raise ProtocolError(400, "invalid absolute-form authority")
             if not target.startswith(b"/"):
                 target = b"/" + target
-            for i, (name, _) in enumerate(headers):
-                if name == b"host":
-                    headers[i] = (b"host", authority)
-                    break
-            else:
-                headers.append((b"host", authority))
+            set_host(headers, authority)
         elif url == b"*" and method == b"OPTIONS":
             return url
         else:

@@ -20,6 +20,16 @@ def first_header(headers: Headers, name: bytes) -> bytes | None:
     return None
 
 
+def set_host(headers: Headers, host: bytes) -> None:
+    """Make ``host`` the request's Host: the first Host field replaced in place, or one added
+    (the parser has already refused requests with two)."""
+    for i, (key, _value) in enumerate(headers):
+        if key == b"host":
+            headers[i] = (b"host", host)
+            return
+    headers.append((b"host", host))
+
+
 class Request:
     """A parsed request head.
 
