@@ -23,6 +23,7 @@ from stack.config.model import Limits, Timeouts
 from stack.http import h1
 from stack.http.deadlines import Deadlines
 from stack.http.message import Request, Response
+from stack.http.tls_server import tls_facts
 from stack.http.transport import direct_writer, set_nodelay
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -374,11 +375,8 @@ class ServerChannel(TwistedProtocol):
             return None
         facts = self._tls_facts
         if facts is None:
-            handle = self.transport.getHandle()  # type: ignore[union-attr]
-            version = handle.get_protocol_version_name() or "-"
-            cipher = handle.get_cipher_name() or "-"
-            facts = (version, cipher)
-            if version != "-":  # known once the handshake is done
+            facts = tls_facts(self.transport.getHandle())  # type: ignore[union-attr]
+            if facts[0]:  # known once the handshake is done
                 self._tls_facts = facts
         return facts
 
