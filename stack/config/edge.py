@@ -20,7 +20,7 @@ from . import ini
 from .durations import parse_duration
 from .errors import Invalid, Problems
 from .model import Edge, EdgeCertificate, Endpoint, Origin, ProxyPass, Timeouts, TlsProfile
-from .values import parse_bind, parse_endpoint, parse_int, parse_switch
+from .values import WILDCARDS, parse_bind, parse_endpoint, parse_int, parse_switch
 from .words import WordError, join_words, split_words
 
 HSTS_DEFAULT = "max-age=63072000"
@@ -449,4 +449,4 @@ def _build(draft: EdgeDraft, defaults: Timeouts, origin: Origin) -> Edge:
 
 def _default_name(binds: tuple[Endpoint, ...]) -> str:
     host = binds[0].host if binds else ""
-    return host if host and host not in ("0.0.0.0", "::") else "localhost"
+    return host if host not in WILDCARDS else "localhost"
