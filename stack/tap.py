@@ -7,7 +7,7 @@ error reaches the operator's terminal as ``file:line`` lines, never as a traceba
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from twisted.application.service import IService, MultiService
 from twisted.python import usage
@@ -42,19 +42,13 @@ class Options(usage.Options):
         try:
             config = load(self["config"])
         except ConfigError as exc:
-            sys.stderr.write(f"{exc}\n")
-            count = len(exc.problems)
-            sys.stderr.write(f"stack: {self['config']}: {count} error{'s' * (count != 1)}\n")
-            raise SystemExit(1) from None
+            self._fail(exc.problems)
         if config.edges:
             from stack.edge.service import check_certificates
 
             problems = check_certificates(config)
             if problems:
-                sys.stderr.write("".join(f"{p}\n" for p in problems))
-                count = len(problems)
-                sys.stderr.write(f"stack: {self['config']}: {count} error{'s' * (count != 1)}\n")
-                raise SystemExit(1)
+                self._fail(problems)
         if self["check"]:
             sys.stdout.write(summary(config) + "\n")
             raise SystemExit(0)
@@ -67,6 +61,13 @@ class Options(usage.Options):
             )
         self["tiers"] = wanted
         self.stack_config = config
+
+    def _fail(self, problems: list[str]) -> NoReturn:
+        """Every problem as a ``file:line`` line, then the count, as ``haproxy -c`` ends."""
+        sys.stderr.write("".join(f"{p}\n" for p in problems))
+        count = len(problems)
+        sys.stderr.write(f"stack: {self['config']}: {count} error{'s' * (count != 1)}\n")
+        raise SystemExit(1)
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:
