@@ -45,7 +45,6 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
@@ -53,6 +52,7 @@ from twisted.protocols.tls import TLSMemoryBIOProtocol
 from zope.interface import implementer
 
 from stack.config.model import ServerTls
+from stack.http.certificates import CertificateError, load_certificate
 
 __all__ = ["TlsFileError", "server_tls_options", "sni_for"]
 
@@ -269,17 +269,10 @@ def _load_trust(ca_file: str | None, stamp: tuple[int, int] | None) -> Any:
 def _load_client_certificate(
     path: str, stamp: tuple[int, int] | None
 ) -> tuple[Any, x509.Certificate, tuple[x509.Certificate, ...]]:
-    """Key, certificate and chain of a ``crt`` file; ``stamp`` keys the cache."""
-    data = _read(path, "crt")
+    """Key, certificate and chain of a ``crt`` file (the edge's loader: key in the file or in
+    ``PATH.key``, and it must match); ``stamp`` keys the cache."""
     try:
-        certificates = x509.load_pem_x509_certificates(data)
-    except ValueError:
-        certificates = []
-    if not certificates:
-        raise TlsFileError(f"crt {path!r}: no PEM certificate found")
-    key_data = data if b"PRIVATE KEY-----" in data else _read(path + ".key", "crt key")
-    try:
-        key = serialization.load_pem_private_key(key_data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise TlsFileError(f"crt {path!r}: unusable private key ({exc})") from None
-    return key, certificates[0], tuple(certificates[1:])
+        loaded = load_certificate(path)
+    except CertificateError as exc:
+        raise TlsFileError(f"crt {exc}") from None
+    return loaded.key, loaded.certificate, loaded.chain
