@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from stack.config.edge import LOG_LEVELS
 from stack.config.model import Edge
@@ -296,11 +295,10 @@ def _host_with_port(name: str, port: int) -> bytes:
     return _authority(name, port, 443).encode()
 
 
-def routes_for(config: Edge, upstreams: dict[str, Any]) -> list[Route]:
-    """One :class:`Route` per ``proxy-pass``, in the order written (Apache's first match)."""
-    routes = []
-    for proxy_pass in config.proxy_pass:
-        key = proxy_pass.frontend or proxy_pass.url
-        host = _authority(proxy_pass.host, proxy_pass.port, 80)
-        routes.append(Route(proxy_pass.prefix, upstreams[key], host, proxy_pass.path))
-    return routes
+def routes_for(config: Edge, upstreams: Sequence[RequestHandler]) -> list[Route]:
+    """One :class:`Route` per ``proxy-pass`` and its upstream, in the order written (Apache's
+    first match)."""
+    return [
+        Route(p.prefix, upstream, _authority(p.host, p.port, 80), p.path)
+        for p, upstream in zip(config.proxy_pass, upstreams, strict=True)
+    ]

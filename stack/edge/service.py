@@ -43,24 +43,15 @@ def load_certificates(config: StackConfig, edge: Edge) -> list[ServedCertificate
     Raises :class:`CertificateError` naming the file at fault."""
     if not edge.certificates:
         auto = ensure_auto_certificate(config.global_.state_dir, edge.names)
-        if auto.created_ca or auto.issued_leaf:
-            what = "created" if auto.created_ca else "reused"
-            log.info(
-                "edge {edge}: {what} local CA {ca} (SHA-256 {fp}); trust it to verify "
-                "{names}, e.g. curl --cacert {ca}",
-                edge=edge.name,
-                what=what,
-                ca=os.path.abspath(auto.ca_path),
-                fp=auto.ca_fingerprint,
-                names=", ".join(edge.names),
-            )
-        else:
-            log.info(
-                "edge {edge}: local CA {ca} (SHA-256 {fp})",
-                edge=edge.name,
-                ca=os.path.abspath(auto.ca_path),
-                fp=auto.ca_fingerprint,
-            )
+        log.info(
+            "edge {edge}: {what} local CA {ca} (SHA-256 {fp}); trust it to verify {names}, "
+            "e.g. curl --cacert {ca}",
+            edge=edge.name,
+            what="created" if auto.created_ca else "reused",
+            ca=os.path.abspath(auto.ca_path),
+            fp=auto.ca_fingerprint,
+            names=", ".join(edge.names),
+        )
         return [load_certificate(auto.cert_path, auto.key_path)]
     return [_load(c) for c in edge.certificates]
 
@@ -117,23 +108,24 @@ class EdgeService(MultiService):
             dh_param_bits=config.global_.dh_param,
         )
         self.fingerprints = [c.fingerprint for c in certificates]
-        upstreams: dict[str, Any] = {}
+        self.in_memory: list[str] = []
+        upstreams: list[RequestHandler] = []
         for proxy_pass in edge.proxy_pass:
             name = proxy_pass.frontend
             if name is not None and frontends is not None and name in frontends:
-                upstreams[name] = frontends[name]
+                upstreams.append(frontends[name])
+                self.in_memory.append(name)
             else:
-                upstreams[name or proxy_pass.url] = NetworkUpstream(
-                    proxy_pass.host,
-                    proxy_pass.port,
-                    self.pool,
-                    edge.timeouts.connect,
-                    edge.timeouts.server,
-                    self._proxy_error,
+                upstreams.append(
+                    NetworkUpstream(
+                        proxy_pass.host,
+                        proxy_pass.port,
+                        self.pool,
+                        edge.timeouts.connect,
+                        edge.timeouts.server,
+                        self._proxy_error,
+                    )
                 )
-        self.in_memory = [
-            name for name, u in upstreams.items() if frontends and u is frontends.get(name)
-        ]
         self.handler = EdgeHandler(edge, routes_for(edge, upstreams), self.log)
         maxconn = edge.maxconn or config.global_.maxconn
         limits = config.global_.limits
