@@ -119,11 +119,27 @@ Run = Callable[..., Stack]
 
 
 def start(
-    run_stack: Run, edge: str, origin: Origin, *, tiers: tuple[str, ...] = ("edge", "balancer")
+    run_stack: Run,
+    edge: str,
+    origin: Origin,
+    *,
+    tiers: tuple[str, ...] = ("edge", "balancer"),
+    frontend_lines: str = "",
 ) -> tuple[Stack, int, int]:
     https_port, balancer_port = free_port(), free_port()
-    ini = edge_config(edge, origin, https_port=https_port, balancer_port=balancer_port)
+    ini = edge_config(
+        edge,
+        origin,
+        https_port=https_port,
+        balancer_port=balancer_port,
+        frontend_lines=frontend_lines,
+    )
     return run_stack(ini, https_port, tiers), https_port, balancer_port
+
+
+def sent_headers(record: dict) -> dict[str, str]:
+    """The headers the origin received (its echoed record), by lowercase name."""
+    return {k.lower(): v for k, v in record["headers"]}
 
 
 # --- TLS ------------------------------------------------------------------------------------------
@@ -141,7 +157,7 @@ def test_https_reaches_the_origin_through_the_balancer_in_memory(
     assert response.status == 200
     record = json.loads(body)
     assert record["target"] == "/x?y=1"
-    sent = {k.lower(): v for k, v in record["headers"]}
+    sent = sent_headers(record)
     assert sent["x-forwarded-for"] == "127.0.0.1"
     assert sent["x-forwarded-proto"] == "https"
     assert sent["x-forwarded-port"] == str(port)
@@ -282,26 +298,22 @@ def test_certificate_auto_creates_then_reuses_a_local_ca(
 def test_the_balancer_sees_the_client_and_its_tls_in_memory(
     run_stack: Run, origins: Callable[[str], Origin], pki: Pki
 ) -> None:
-    origin = origins("o")
     cert, _ = pki.leaf("site")
-    https_port, balancer_port = free_port(), free_port()
-    ini = edge_config(
+    _stack, https_port, balancer_port = start(
+        run_stack,
         f"certificate = {cert}\nproxy-pass = / web\n",
-        origin,
-        https_port=https_port,
-        balancer_port=balancer_port,
+        origins("o"),
         frontend_lines="http-request =\n"
         "    set-header X-Src %[src]\n"
         "    set-header X-Tls %[ssl_fc]/%[ssl_fc_protocol]/%[ssl_fc_cipher]\n"
         "    set-header X-Secure yes if { ssl_fc }",
     )
-    run_stack(ini, https_port, ("edge", "balancer"))
     ctx = pki.context()
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384")
     _response, body, conn = https(https_port, "/tls", ctx)
     conn.close()
-    sent = {k.lower(): v for k, v in json.loads(body)["headers"]}
+    sent = sent_headers(json.loads(body))
     assert sent["x-src"] == "127.0.0.1"
     assert sent["x-tls"] == "1/TLSv1.2/ECDHE-ECDSA-AES256-GCM-SHA384"
     assert sent["x-secure"] == "yes"
@@ -309,7 +321,7 @@ def test_the_balancer_sees_the_client_and_its_tls_in_memory(
     out, _closed = raw_exchange(
         balancer_port, b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
-    plain = {k.lower(): v for k, v in json.loads(out.partition(b"\r\n\r\n")[2])["headers"]}
+    plain = sent_headers(json.loads(out.partition(b"\r\n\r\n")[2]))
     assert plain["x-tls"] == "0//" and "x-secure" not in plain
 
 
@@ -348,7 +360,7 @@ def test_http_redirects_to_https_without_open_redirect(
     assert json.loads(out.partition(b"\r\n\r\n")[2])["target"] == (
         "/.well-known/acme-challenge/token1"
     )
-    sent = {k.lower(): v for k, v in origin.requests[-1]["headers"]}
+    sent = sent_headers(origin.requests[-1])
     assert sent["x-forwarded-proto"] == "http"
 
 
@@ -432,7 +444,7 @@ def test_x_forwarded_for_trusts_only_configured_proxies(
         port, "/", pki.context(), headers={"X-Forwarded-For": "203.0.113.9"}
     )
     conn.close()
-    sent = {k.lower(): v for k, v in json.loads(body)["headers"]}
+    sent = sent_headers(json.loads(body))
     assert sent["x-forwarded-for"] == "127.0.0.1"  # replaced: the peer is not trusted
     assert sent["via"] == f"1.1 127.0.0.1:{port}"
 
