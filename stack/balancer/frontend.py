@@ -29,7 +29,7 @@ from stack.config.model import ConnectionMode, Frontend, Redirect
 from stack.http.client import BackendConnection, ConnectAttempt, ConnectionPool
 from stack.http.deadlines import Deadlines
 from stack.http.errors import builtin_error, generated_connection
-from stack.http.message import IDEMPOTENT_METHODS, Headers, Request, Response
+from stack.http.message import Headers, Request, Response
 from stack.http.proxy import ProxyTransaction, prepare_request_headers
 from stack.http.server import Exchange
 from stack.http.tls import TlsFileError, server_tls_options, sni_for
@@ -531,18 +531,7 @@ class Transaction(ProxyTransaction):
             route.cookies.on_response(self.cookie, server, self.request, response, self.t_response)
 
     def on_server_failure(self, status: int, before_response: bool) -> None:
-        conn = self.conn
-        if (
-            before_response
-            and conn is not None
-            and conn.reused
-            and self.request.method in IDEMPOTENT_METHODS
-            and not self.request.has_body
-            and not self._ended
-            and not self.exchange.finished
-        ):
-            # An idle connection the server had closed: an idempotent request may be sent
-            # again on a fresh one (RFC 9110 §9.2.2); any other gets the 502.
+        if self.may_replay(before_response) and not self._ended:
             self._connect(self.frontend.deadlines.now())
             return
         if status == 504:

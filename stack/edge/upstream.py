@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from stack.edge.pages import error_page
 from stack.http.client import BackendConnection, ConnectAttempt, ConnectionPool
-from stack.http.message import IDEMPOTENT_METHODS
 from stack.http.proxy import ProxyTransaction, prepare_request_headers
 from stack.http.server import Exchange
 
@@ -101,17 +100,7 @@ class UpstreamTransaction(ProxyTransaction):
         self._answer(503)
 
     def on_server_failure(self, status: int, before_response: bool) -> None:
-        conn = self.conn
-        request = self.exchange.request
-        if (
-            before_response
-            and conn is not None
-            and conn.reused
-            and request.method in IDEMPOTENT_METHODS
-            and not request.has_body
-            and not self._ended
-        ):
-            # a kept-alive connection the upstream had closed: try once more on a new one
+        if self.may_replay(before_response) and not self._ended:
             self.connect()
             return
         upstream = self.upstream

@@ -14,7 +14,7 @@ from zope.interface import implementer
 from stack.http import h1
 from stack.http.client import BackendConnection
 from stack.http.errors import builtin_error
-from stack.http.message import Headers, Response
+from stack.http.message import IDEMPOTENT_METHODS, Headers, Response
 from stack.http.server import Exchange
 
 
@@ -80,6 +80,21 @@ class ProxyTransaction:
 
     def on_done(self) -> None:
         """The exchange is over (``server_termination`` says how)."""
+
+    def may_replay(self, before_response: bool) -> bool:
+        """Whether a failure may be retried on a fresh connection: nothing came back on a
+        kept-alive connection the server had already closed, and the request is idempotent
+        and bodiless, so sending it again cannot do anything twice (RFC 9110 §9.2.2)."""
+        conn = self.conn
+        request = self.exchange.request
+        return (
+            before_response
+            and conn is not None
+            and conn.reused
+            and request.method in IDEMPOTENT_METHODS
+            and not request.has_body
+            and not self.exchange.finished
+        )
 
     # -- forwarding ------------------------------------------------------------------------------
 
