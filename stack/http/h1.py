@@ -366,6 +366,7 @@ class ResponseParser:
         "_reason",
         "_response",
         "_sink",
+        "_until_close",
     )
 
     def __init__(self, sink: ResponseSink, max_headers: int = 101) -> None:
@@ -378,6 +379,7 @@ class ResponseParser:
         self._response: Response | None = None
         self._in_message = False
         self._done = False
+        self._until_close = False
 
     def expect_response(self, head: bool = False) -> None:
         """Arm the parser for the response to the next request."""
@@ -406,13 +408,9 @@ class ResponseParser:
 
     def eof(self) -> bool:
         """The server closed. Returns True if that completed a close-delimited response."""
-        response = self._response
-        if (
-            self._in_message
-            and response is not None
-            and response.content_length is None
-            and not response.chunked
-        ):
+        # Judged from the head as received: a proxy may re-frame the Response it was
+        # handed (chunked towards an HTTP/1.1 client) without changing how this body ends.
+        if self._in_message and self._until_close:
             self._in_message = False
             self._sink.response_complete()
             return True
@@ -443,12 +441,16 @@ class ResponseParser:
         headers = self._headers
         content_length: int | None = None
         chunked = False
+        coded = False
         for name, value in headers:
             if name == b"content-length":
                 content_length = int(value)
             elif name == b"transfer-encoding":
-                chunked = True
-        length_header = content_length is not None and not chunked
+                # Framing follows the last coding: chunked, or else the body runs to the
+                # close (RFC 9112 §6.3), as llhttp reads it.
+                coded = True
+                chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
+        length_header = content_length is not None and not coded
         if chunked:
             content_length = None
         head = self._head
@@ -464,6 +466,7 @@ class ResponseParser:
             chunked,
         )
         response.length_header = length_header
+        self._until_close = content_length is None and not chunked
         self._response = response
         self._sink.response_received(response)
         if head and status >= 200:
