@@ -79,6 +79,7 @@ DIRECTIVES: dict[str, Directive] = {
         _d("tune.http.uri-max", "global"),
         _d("tune.ssl.default-dh-param", "global"),
         _d("state-dir", "global"),
+        _d("stats socket", "global", multi=True),
         _d("mode", _ANY_PROXY),
         _d("retries", _BE),
         _d("balance", _BE),

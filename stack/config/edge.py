@@ -17,9 +17,18 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from . import ini
-from .durations import parse_duration
+from .durations import parse_duration, parse_seconds
 from .errors import Invalid, Problems
-from .model import Edge, EdgeCertificate, Endpoint, Origin, ProxyPass, Timeouts, TlsProfile
+from .model import (
+    Edge,
+    EdgeCache,
+    EdgeCertificate,
+    Endpoint,
+    Origin,
+    ProxyPass,
+    Timeouts,
+    TlsProfile,
+)
 from .values import WILDCARDS, parse_bind, parse_endpoint, parse_int, parse_switch
 from .words import WordError, join_words, split_words
 
@@ -56,6 +65,48 @@ KEYS: dict[str, tuple[bool, str]] = {
     "keep-alive-timeout": (False, "KeepAliveTimeout"),
     "request-timeout": (False, "RequestReadTimeout header=..."),
     "maxconn": (False, "MaxRequestWorkers"),
+    "cache": (False, "CacheEnable disk URL-PATH (on: everything proxied)"),
+    "cache-disable": (False, "CacheDisable URL-PATH"),
+    "cache-root": (False, "CacheRoot"),
+    "cache-size": (False, "htcacheclean -l SIZE"),
+    "cache-clean-interval": (False, "htcacheclean -d MINUTES"),
+    "cache-max-file-size": (False, "CacheMaxFileSize"),
+    "cache-memory": (False, "bodies also kept in memory, up to this total"),
+    "cache-default-expire": (False, "CacheDefaultExpire"),
+    "cache-max-expire": (False, "CacheMaxExpire"),
+    "cache-min-expire": (False, "CacheMinExpire"),
+    "cache-last-modified-factor": (False, "CacheLastModifiedFactor"),
+    "cache-ignore-no-last-mod": (False, "CacheIgnoreNoLastMod"),
+    "cache-ignore-cache-control": (False, "CacheIgnoreCacheControl"),
+    "cache-ignore-query-string": (False, "CacheIgnoreQueryString"),
+    "cache-ignore-headers": (False, "CacheIgnoreHeaders"),
+    "cache-stale-on-error": (False, "CacheStaleOnError"),
+    "cache-lock": (False, "CacheLock"),
+    "cache-lock-max-age": (False, "CacheLockMaxAge"),
+    "cache-lock-max-waiters": (False, "how many requests may wait on one CacheLock"),
+    "cache-name": (False, "the name in Cache-Status (CacheHeader / CacheDetailHeader)"),
+}
+
+# Cache keys and what they set on EdgeCache: (field, kind).
+CACHE_KEYS: dict[str, tuple[str, str]] = {
+    "cache-root": ("directory", "path"),
+    "cache-size": ("size", "bytes"),
+    "cache-clean-interval": ("clean_interval", "seconds"),
+    "cache-max-file-size": ("max_object", "bytes"),
+    "cache-memory": ("memory", "bytes"),
+    "cache-default-expire": ("default_expire", "seconds"),
+    "cache-max-expire": ("max_expire", "seconds"),
+    "cache-min-expire": ("min_expire", "seconds"),
+    "cache-last-modified-factor": ("last_modified_factor", "factor"),
+    "cache-ignore-no-last-mod": ("ignore_no_last_mod", "switch"),
+    "cache-ignore-cache-control": ("ignore_cache_control", "switch"),
+    "cache-ignore-query-string": ("ignore_query_string", "switch"),
+    "cache-ignore-headers": ("ignore_headers", "names"),
+    "cache-stale-on-error": ("stale_on_error", "switch"),
+    "cache-lock": ("lock", "switch"),
+    "cache-lock-max-age": ("lock_max_age", "seconds"),
+    "cache-lock-max-waiters": ("lock_max_waiters", "count"),
+    "cache-name": ("name", "token"),
 }
 
 # Apache's directive names, so a pasted vhost line gets told its stack spelling.
@@ -85,6 +136,24 @@ APACHE_NAMES = {
     "maxrequestworkers": "maxconn",
     "sslengine": "bind (an edge bind always speaks TLS)",
     "rewriterule": "redirect-bind (to https) or slash-redirect (/app to /app/)",
+    "cacheenable": "cache",
+    "cachedisable": "cache-disable",
+    "cacheroot": "cache-root",
+    "cachemaxfilesize": "cache-max-file-size",
+    "cachedefaultexpire": "cache-default-expire",
+    "cachemaxexpire": "cache-max-expire",
+    "cacheminexpire": "cache-min-expire",
+    "cachelastmodifiedfactor": "cache-last-modified-factor",
+    "cacheignorenolastmod": "cache-ignore-no-last-mod",
+    "cacheignorecachecontrol": "cache-ignore-cache-control",
+    "cacheignorequerystring": "cache-ignore-query-string",
+    "cacheignoreheaders": "cache-ignore-headers",
+    "cachestaleonerror": "cache-stale-on-error",
+    "cachelock": "cache-lock",
+    "cachelockmaxage": "cache-lock-max-age",
+    "cacheheader": "cache-name (a Cache-Status header is always sent)",
+    "cachedetailheader": "cache-name (a Cache-Status header is always sent)",
+    "cachequickhandler": "nothing: the cache always answers before the proxy",
 }
 
 
@@ -117,6 +186,10 @@ class EdgeDraft:
     log_level: str = "warn"
     durations: dict[str, float | None] = field(default_factory=dict)
     maxconn: int = 0
+    cache: list[str] | None = None  # None: not written; []: off
+    cache_origin: Origin | None = None
+    cache_disable: tuple[str, ...] = ()
+    cache_settings: dict[str, tuple[object, Origin]] = field(default_factory=dict)
     edge: Edge | None = None
 
     @property
@@ -131,11 +204,13 @@ def read_edge(
     problems: Problems,
     single: Callable[[str, ini.Entry], tuple[int, str | None] | None],
     defaults: Timeouts,
+    state_dir: str = "/var/lib/stack",
 ) -> EdgeDraft:
     """Check every key of one ``[edge NAME]`` section; build the :class:`Edge` when it holds.
 
     ``single`` is the loader's check that a key is written once; ``defaults`` are the
-    ``[defaults]`` timeouts, used where the section sets none.
+    ``[defaults]`` timeouts, used where the section sets none; the cache lives under
+    ``state_dir`` unless ``cache-root`` says otherwise.
     """
     header = section.header
     draft = EdgeDraft(name, header, section.line)
@@ -177,8 +252,9 @@ def read_edge(
             line=section.line,
             section=header,
         )
+    cache = _cache(draft, state_dir, problems)
     if not problems.has_line(section.line):
-        draft.edge = _build(draft, defaults, Origin(path, section.line, header, ""))
+        draft.edge = _build(draft, defaults, Origin(path, section.line, header, ""), cache)
     return draft
 
 
@@ -265,6 +341,13 @@ def _value(draft: EdgeDraft, key: str, words: list[str], origin: Origin, base_di
         draft.durations[key] = parse_duration(_one(words, key)) or None
     elif key == "maxconn":
         draft.maxconn = parse_int(_one(words, key), "maxconn", 0)
+    elif key == "cache":
+        draft.cache = _cache_enable(words)
+        draft.cache_origin = origin
+    elif key == "cache-disable":
+        draft.cache_disable = tuple(_cache_prefix(w, key) for w in words)
+    elif key in CACHE_KEYS:
+        draft.cache_settings[key] = (_cache_value(key, words, base_dir), origin)
     else:  # pragma: no cover - every key of KEYS has a branch
         raise AssertionError(key)
 
@@ -276,6 +359,71 @@ SWITCHES = {
     "forwarded-headers": True,
     "via": False,
 }
+
+
+def _cache_enable(words: list[str]) -> list[str]:
+    """``cache = off | on | PREFIX...``: on caches everything proxied (CacheEnable disk /)."""
+    if len(words) == 1 and words[0].lower() in ("on", "off", "yes", "no", "true", "false"):
+        return ["/"] if parse_switch(words[0]) else []
+    return [_cache_prefix(w, "cache") for w in words]
+
+
+def _cache_prefix(text: str, key: str) -> str:
+    if not text.startswith("/") or "?" in text or "#" in text:
+        raise Invalid(f"{key} takes on, off or URL paths such as /static/, not {text!r}")
+    return text
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _bytes(text: str, key: str) -> int:
+    """htcacheclean's sizes: a number with an optional B, K, M, G or T (powers of 1024)."""
+    number = text.rstrip("bBkKmMgGtT")
+    unit = text[len(number) :].lower()
+    if not number.isdigit() or unit not in _SIZE_UNITS:
+        raise Invalid(f"{text!r} is not a size (a number with an optional K, M, G or T)")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def _cache_value(key: str, words: list[str], base_dir: str) -> object:
+    _field, kind = CACHE_KEYS[key]
+    if kind == "names":
+        return tuple(w.lower().rstrip(":") for w in words)
+    text = _one(words, key)
+    if kind == "path":
+        return text if os.path.isabs(text) else os.path.join(base_dir, text)
+    if kind == "bytes":
+        return _bytes(text, key)
+    if kind == "seconds":
+        return float(parse_seconds(text))
+    if kind == "count":
+        return parse_int(text, key, 1)
+    if kind == "switch":
+        return parse_switch(text)
+    if kind == "factor":
+        try:
+            factor = float(text)
+        except ValueError:
+            factor = -1.0
+        if not 0 <= factor <= 10:
+            raise Invalid(f"{key} is a number such as 0.1, not {text!r}")
+        return factor
+    if not text.replace("-", "").replace(".", "").replace("_", "").isalnum():
+        raise Invalid(f"{key} is a token (letters, digits, '-', '.', '_'), not {text!r}")
+    return text
+
+
+def _cache(draft: EdgeDraft, state_dir: str, problems: Problems) -> EdgeCache | None:
+    """The :class:`EdgeCache` of an edge, or ``None`` when ``cache`` is off or absent; cache
+    keys written without ``cache`` are reported, since they would silently do nothing."""
+    if not draft.cache:
+        for _key, (_value, origin) in draft.cache_settings.items():
+            problems.at(origin, "has no effect without 'cache = on' (or 'cache = PREFIX')")
+        return None
+    values: dict[str, object] = {CACHE_KEYS[k][0]: v for k, (v, _o) in draft.cache_settings.items()}
+    values.setdefault("directory", os.path.join(state_dir, "cache", draft.name))
+    return EdgeCache(prefixes=tuple(draft.cache), disabled=draft.cache_disable, **values)  # type: ignore[arg-type]
 
 
 def _hsts(text: str) -> str | None:
@@ -404,7 +552,7 @@ def _log_path(words: list[str], key: str, base_dir: str) -> tuple[str | None, bo
     return full, tls
 
 
-def _build(draft: EdgeDraft, defaults: Timeouts, origin: Origin) -> Edge:
+def _build(draft: EdgeDraft, defaults: Timeouts, origin: Origin, cache: EdgeCache | None) -> Edge:
     binds = tuple(e for e, _o in draft.binds)
     durations = draft.durations
     timeout = durations.get("timeout", defaults.client)
@@ -443,6 +591,7 @@ def _build(draft: EdgeDraft, defaults: Timeouts, origin: Origin) -> Edge:
             http_keep_alive=durations.get("keep-alive-timeout", 5.0),
         ),
         maxconn=draft.maxconn,
+        cache=cache,
         origin=origin,
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -54,6 +55,7 @@ from .model import (
     Sample,
     Server,
     StackConfig,
+    StatsSocket,
     StickRule,
     StickTable,
     Timeouts,
@@ -105,8 +107,8 @@ _TIMEOUT_FIELDS = {
     "timeout queue": "queue",
 }
 _REPEATABLE_HINT = (
-    "; only bind, log, acl, use_backend, http-request, http-response, redirect, default-server "
-    "and the stick rules take one per line"
+    "; only bind, log, acl, use_backend, http-request, http-response, redirect, default-server, "
+    "stats socket and the stick rules take one per line"
 )
 _MODES = {
     "option http-keep-alive": ConnectionMode.KEEP_ALIVE,
@@ -124,6 +126,19 @@ _SWITCHES = {
 }
 # directives whose first value word is a name (written in the value, not in the key)
 _NAME_FIRST = {"cookie": "cookie", "appsession": "cookie"}
+
+_SUN_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, less the final NUL
+# HAProxy bind options a stats socket line may carry that stack does not take yet
+_OWNER_HINT = (
+    ": the socket belongs to the user stack runs as (twistd --uid); 'mode' says who else may use it"
+)
+_STATS_SOCKET_NOT_YET = {
+    **dict.fromkeys(("user", "group", "uid", "gid"), _OWNER_HINT),
+    **dict.fromkeys(
+        ("severity-output", "maxconn", "name", "id", "nice", "process", "thread", "backlog"), ""
+    ),
+    **dict.fromkeys(("accept-proxy", "accept-netscaler-cip"), ""),
+}
 
 
 def load(path: str) -> StackConfig:
@@ -214,6 +229,7 @@ class _Draft:
     dh_param: int | None = None
     limits: dict[str, int] = field(default_factory=dict)
     spread_checks: int | None = None
+    stats_sockets: list[StatsSocket] = field(default_factory=list)
     # [demo NAME]
     app: str | None = None
     demo_bind: tuple[Endpoint, Origin] | None = None
@@ -272,7 +288,15 @@ class _Loader:
                     demos.append(demo)
             elif kind == dirs.EDGE:
                 edges.append(
-                    read_edge(name, section, self.path, self.problems, self._single, edge_defaults)
+                    read_edge(
+                        name,
+                        section,
+                        self.path,
+                        self.problems,
+                        self._single,
+                        edge_defaults,
+                        global_.state_dir,
+                    )
                 )
         self._cross_check(built, demos, edges)
         if not built and not demos and not edges and not self.problems:
@@ -628,6 +652,8 @@ class _Loader:
         elif name == "state-dir":
             path = _one(words, name)
             draft.state_dir = path if os.path.isabs(path) else os.path.join(self.base_dir, path)
+        elif name == "stats socket":
+            draft.stats_sockets.append(self._stats_socket(draft.stats_sockets, words, origin))
         elif name == "tune.ssl.default-dh-param":
             draft.dh_param = parse_int(_one(words, name), name, 1024, 16384)
         elif name.startswith("tune."):
@@ -681,6 +707,69 @@ class _Loader:
         draft.logs.append(target)
         if draft.kind == dirs.GLOBAL:
             self.global_logs.append(target)
+
+    def _stats_socket(
+        self, declared: list[StatsSocket], words: list[str], origin: Origin
+    ) -> StatsSocket:
+        """``stats socket PATH [mode OCTAL] [level user|operator|admin] [expose-fd listeners]``
+        (src/cli.c ``cli_parse_global``), a unix socket only; a relative PATH is relative to
+        the config file."""
+        if not words:
+            raise Invalid("'stats socket' expects a path to a UNIX socket")
+        path = _stats_socket_path(words[0])
+        full = os.path.normpath(path if os.path.isabs(path) else os.path.join(self.base_dir, path))
+        size = len(os.fsencode(full))
+        if size > _SUN_PATH_MAX:
+            raise Invalid(
+                f"the socket path {full!r} is {size} bytes long; a unix socket path has at most "
+                f"{_SUN_PATH_MAX}"
+            )
+        for other in declared:
+            if other.path == full:
+                line = f" (line {other.origin.line})" if other.origin else ""
+                raise Invalid(f"'{full}' is already a stats socket{line}")
+        # src/cli.c: "bind_conf->level |= ACCESS_LVL_OPER; /* default access level */" -
+        # a stats socket without 'level' is an operator socket (HAProxy 2.6 'show cli level'
+        # answers "operator" there), not admin
+        mode: int | None = None
+        level = "operator"
+        rest = words[1:]
+        while rest:
+            option = rest.pop(0)
+            if option in ("mode", "level", "expose-fd"):
+                if not rest:
+                    wanted = {
+                        "mode": "an octal mode",
+                        "level": "a level",
+                        "expose-fd": "'listeners'",
+                    }
+                    raise Invalid(f"'{option}' on 'stats socket' expects {wanted[option]}")
+                value = rest.pop(0)
+                if option == "mode":
+                    if not re.fullmatch(r"[0-7]{1,4}", value):
+                        raise Invalid(
+                            f"'mode' expects an octal file mode such as 660, not {value!r}"
+                        )
+                    mode = int(value, 8)
+                elif option == "level":
+                    if value not in ("user", "operator", "admin"):
+                        raise Invalid(
+                            f"'level' only supports 'user', 'operator', and 'admin' (got '{value}')"
+                        )
+                    level = value
+                elif value != "listeners":  # expose-fd: accepted, without effect (see docs)
+                    raise Invalid(f"'expose-fd' only supports 'listeners' (got '{value}')")
+            elif option in _STATS_SOCKET_NOT_YET:
+                hint = _STATS_SOCKET_NOT_YET[option]
+                raise Invalid(f"'{option}' on 'stats socket' is not supported yet{hint}")
+            else:
+                close = difflib.get_close_matches(option, ("mode", "level", "expose-fd"), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise Invalid(
+                    f"unknown 'stats socket' option '{option}' (stack supports mode, level and "
+                    f"expose-fd listeners){hint}"
+                )
+        return StatsSocket(full, mode, level, origin)
 
     def _server_files(self, server: Server) -> Server:
         """Check that a TLS server's CA file and certificate can be read; relative paths are
@@ -769,6 +858,7 @@ class _Loader:
             limits=limits,
             state_dir=draft.state_dir or Global().state_dir,
             dh_param=draft.dh_param or Global().dh_param,
+            stats_sockets=tuple(draft.stats_sockets),
         )
 
     def _demo(self, draft: _Draft) -> tuple[DemoServer, Origin] | None:
@@ -1170,6 +1260,22 @@ _TUNE_LIMITS = {
 def _tune(name: str, value: str) -> int:
     low, high = _TUNE_LIMITS[name]
     return parse_int(value, name, low, high)
+
+
+def _stats_socket_path(word: str) -> str:
+    """The path of a ``stats socket`` address: HAProxy's other address forms are refused."""
+    prefix, at, rest = word.partition("@")
+    if at and "/" not in prefix:
+        if prefix == "unix":
+            return rest
+        raise Invalid(
+            f"'{prefix}@' addresses are not supported yet: 'stats socket' takes a unix socket path"
+        )
+    if "/" not in word and ":" in word:
+        raise Invalid(
+            f"'stats socket' on TCP ({word}) is not supported yet: give a unix socket path"
+        )
+    return word
 
 
 def _timeouts(values: dict[str, float | None]) -> Timeouts:

@@ -498,6 +498,18 @@ class Global:
     limits: Limits = field(default_factory=Limits)
     state_dir: str = "/var/lib/stack"
     dh_param: int = 2048
+    stats_sockets: tuple[StatsSocket, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSocket:
+    """``stats socket PATH [mode OCTAL] [level user|operator|admin]``: HAProxy's runtime API
+    on a unix socket. ``level`` bounds what commands sent on it may do."""
+
+    path: str
+    mode: int | None = None  # file mode of the socket; None: the umask's
+    level: str = "operator"  # HAProxy 2.6's default (src/cli.c)
+    origin: Origin | None = None
 
 
 # --- the HTTPS edge (Apache's role) ---------------------------------------------------------------
@@ -544,6 +556,40 @@ class ProxyPass:
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeCache:
+    """The edge's HTTP cache: mod_cache + mod_cache_disk + htcacheclean in one.
+
+    ``prefixes`` are CacheEnable's URL spaces and ``disabled`` CacheDisable's; durations are
+    seconds. ``directory`` is CacheRoot (``state-dir/cache/EDGE`` unless written), ``size``
+    the limit htcacheclean's ``-l`` would keep, cleaned every ``clean_interval``. Bodies up to
+    ``max_object`` bytes are stored, and kept in memory as well while ``memory`` allows.
+    ``name`` identifies this cache in ``Cache-Status`` (RFC 9211) and is the device token
+    ``Surrogate-Control`` directives may target.
+    """
+
+    prefixes: tuple[str, ...] = ("/",)
+    disabled: tuple[str, ...] = ()
+    directory: str = ""
+    size: int = 300 << 20
+    clean_interval: float = 120.0
+    max_object: int = 1_000_000
+    memory: int = 64 << 20
+    default_expire: float = 3600.0
+    max_expire: float = 86400.0
+    min_expire: float = 0.0
+    last_modified_factor: float = 0.1
+    ignore_no_last_mod: bool = False
+    ignore_cache_control: bool = False
+    ignore_query_string: bool = False
+    ignore_headers: tuple[str, ...] = ()  # lowercase names never stored
+    stale_on_error: bool = True
+    lock: bool = True
+    lock_max_age: float = 5.0
+    lock_max_waiters: int = 1024
+    name: str = "stack"
+
+
+@dataclass(frozen=True, slots=True)
 class Edge:
     """An ``[edge NAME]`` section: one HTTPS virtual host and its port-80 twin.
 
@@ -579,6 +625,7 @@ class Edge:
     log_level: str = "warn"
     timeouts: Timeouts = field(default_factory=Timeouts)
     maxconn: int = 0
+    cache: EdgeCache | None = None
     origin: Origin | None = None
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import secrets
+import zlib
 from collections import OrderedDict
 from typing import Any
 
@@ -32,6 +33,8 @@ SESSION_COOKIE = b"PHPSESSID"
 SESSION_TTL = 3600.0  # PHP-like idle lifetime, and the tutorial's ``appsession ... timeout 1h``
 MAX_SESSIONS = 10_000
 FILMS_PREFIX = b"/fun"
+STATIC_PREFIX = b"/static/"
+STATIC_MODIFIED = b"Mon, 02 Nov 2026 10:00:00 GMT"
 FILMS_SEPARATOR = " , "  # the PHP app appends ' , ' between films
 
 
@@ -86,6 +89,8 @@ class SitePage(Resource):
         self.name = name
 
     def render(self, request: Request) -> bytes:
+        if request.path.startswith(STATIC_PREFIX):
+            return self._static(request)
         _start_response(request, self.name)
         xff = request.getHeader(b"x-forwarded-for")
         lines = [
@@ -95,6 +100,21 @@ class SitePage(Resource):
             f"<p>X-Forwarded-For: {html.escape(_text(xff)) if xff is not None else '(none)'}</p>",
         ]
         return _page(f"site {self.name}", "".join(f"        {line}\n" for line in lines))
+
+    def _static(self, request: Request) -> bytes:
+        """A cacheable asset (the embedded default caches /static/ at the edge): the same
+        bytes from every server, so it has one ETag, with a minute of freshness."""
+        path = _text(request.path)
+        body = f"/* {path}: a static asset of the stack demo */\n".encode() * 32
+        request.setResponseCode(200)
+        request.setHeader(b"content-type", b"text/css; charset=utf-8")
+        request.setHeader(b"cache-control", b"public, max-age=60")
+        request.setHeader(b"last-modified", STATIC_MODIFIED)
+        request.setHeader(b"x-served-by", self.name.encode())
+        etag = b'"%08x"' % zlib.crc32(body)
+        if request.setETag(etag) == http.CACHED:
+            return b""
+        return body
 
 
 class SessionStore:

@@ -56,12 +56,21 @@ class EdgeRecord:
     and target, the balancer may rewrite more, but Location rewriting needs the public Host
     and the access log the original request line."""
 
-    __slots__ = ("client", "public_host", "referer", "request_line", "status", "user_agent")
+    __slots__ = (
+        "client",
+        "public_host",
+        "referer",
+        "request_line",
+        "status",
+        "target",
+        "user_agent",
+    )
 
     def __init__(self, public_host: bytes) -> None:
         self.public_host = public_host
         self.status = 0
         self.request_line: bytes | None = None
+        self.target: bytes | None = None  # as the client sent it, before ProxyPass
 
     def keep_for_log(self, client: str, request: Request) -> None:
         self.client = client
@@ -186,6 +195,9 @@ class EdgeHandler(_Base):
         if not self.preserve_host:
             set_host(headers, route.host)
         request.headers = headers
+        record = exchange.front
+        if isinstance(record, EdgeRecord):
+            record.target = request.target
         if route.path != route.prefix:
             request.set_target(route.path + request.target[len(route.prefix) :])
         exchange.handed_to = route.upstream

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from stack.config.model import Edge, EdgeCertificate, StackConfig
+from stack.edge.cache.service import EdgeCacheService
 from stack.edge.handler import EdgeHandler, EdgeLog, RedirectHandler, routes_for
 from stack.edge.upstream import NetworkUpstream
 from stack.http.certificates import (
@@ -126,6 +127,11 @@ class EdgeService(MultiService):
                         self._proxy_error,
                     )
                 )
+        self.cache: EdgeCacheService | None = None
+        if edge.cache is not None:
+            self.cache = EdgeCacheService(edge.cache, reactor, self._cache_log, edge.name)
+            self.cache.setServiceParent(self)
+            upstreams = [self.cache.handler_for(upstream) for upstream in upstreams]
         self.handler = EdgeHandler(edge, routes_for(edge, upstreams), self.log)
         maxconn = edge.maxconn or config.global_.maxconn
         limits = config.global_.limits
@@ -143,6 +149,11 @@ class EdgeService(MultiService):
             for bind in edge.redirect_binds:
                 ListenService(reactor, bind, self.redirect_factory).setServiceParent(self)
         self._undo: list[Callable[[], None]] = []
+
+    def _cache_log(self, level: str, message: str) -> None:
+        getattr(log, level)("edge {edge}: cache: {message}", edge=self.edge.name, message=message)
+        severity = "error" if level == "error" else "notice"
+        self.log.error(severity, "cache", message, self.reactor.seconds())
 
     def _proxy_error(self, message: str, exchange: Exchange) -> None:
         channel = exchange.channel

@@ -188,3 +188,97 @@ def test_shipped_default_runs_the_edge() -> None:
     assert e.slash_redirects == ("/fun",)
     assert e.proxy_pass[0].frontend == "web"
     assert config.global_.state_dir == str(repo / "etc" / ".." / "var")
+
+
+# -- the cache (mod_cache + mod_cache_disk + htcacheclean) -----------------------------------------
+
+
+def test_cache_is_off_unless_written(load_ini: Load) -> None:
+    (e,) = load_ini(edge("proxy-pass = / web\n")).edges
+    assert e.cache is None
+    (e,) = load_ini(edge("proxy-pass = / web\ncache = off\n")).edges
+    assert e.cache is None
+
+
+def test_cache_defaults_are_apaches(load_ini: Load, in_tmp: Path) -> None:
+    (e,) = load_ini("[global]\nstate-dir = st\n" + edge("proxy-pass = / web\ncache = on\n")).edges
+    cache = e.cache
+    assert cache is not None
+    assert cache.prefixes == ("/",)
+    assert cache.directory == "st/cache/www"  # state-dir as written, made absolute by the loader
+    assert (cache.default_expire, cache.max_expire, cache.min_expire) == (3600, 86400, 0)
+    assert cache.last_modified_factor == 0.1
+    assert cache.max_object == 1_000_000  # CacheMaxFileSize
+    assert cache.size == 300 << 20  # Debian's HTCACHECLEAN_SIZE
+    assert cache.stale_on_error and cache.lock
+    assert not (cache.ignore_cache_control or cache.ignore_no_last_mod)
+    assert cache.name == "stack"
+
+
+def test_every_cache_key(load_ini: Load, in_tmp: Path) -> None:
+    (e,) = load_ini(
+        edge(
+            """\
+proxy-pass = / web
+cache = /static/ /images/
+cache-disable = /static/private/
+cache-root = cache-dir
+cache-size = 2G
+cache-clean-interval = 5m
+cache-max-file-size = 10M
+cache-memory = 128M
+cache-default-expire = 600
+cache-max-expire = 2d
+cache-min-expire = 10
+cache-last-modified-factor = 0.5
+cache-ignore-no-last-mod = on
+cache-ignore-cache-control = on
+cache-ignore-query-string = on
+cache-ignore-headers = Set-Cookie X-Secret
+cache-stale-on-error = off
+cache-lock = off
+cache-lock-max-age = 2
+cache-lock-max-waiters = 10
+cache-name = edge1
+"""
+        )
+    ).edges
+    cache = e.cache
+    assert cache is not None
+    assert cache.prefixes == ("/static/", "/images/")
+    assert cache.disabled == ("/static/private/",)
+    assert cache.directory == "cache-dir"  # relative to the config file, as written
+    assert (cache.size, cache.max_object, cache.memory) == (2 << 30, 10 << 20, 128 << 20)
+    assert cache.clean_interval == 300
+    assert (cache.default_expire, cache.max_expire, cache.min_expire) == (600, 172800, 10)
+    assert cache.last_modified_factor == 0.5
+    assert cache.ignore_no_last_mod and cache.ignore_cache_control and cache.ignore_query_string
+    assert cache.ignore_headers == ("set-cookie", "x-secret")
+    assert not cache.stale_on_error and not cache.lock
+    assert (cache.lock_max_age, cache.lock_max_waiters, cache.name) == (2, 10, "edge1")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("cache-disable = x", "cache-disable takes on, off or URL paths such as /static/"),
+        ("cache-size = 10Q", "cache-size: '10Q' is not a size (a number with an optional K,"),
+        ("cache-last-modified-factor = x", "cache-last-modified-factor is a number such as 0.1"),
+        ("cache-lock-max-waiters = 0", "cache-lock-max-waiters"),
+        ("cache-name = a;b", "cache-name is a token"),
+        ("CacheEnable = disk /", "Apache's CacheEnable is written 'cache' here"),
+        ("CacheRoot = /var/cache", "Apache's CacheRoot is written 'cache-root' here"),
+    ],
+)
+def test_cache_mistakes(problems_of: Problems, line: str, message: str) -> None:
+    (problem,) = problems_of(edge(f"proxy-pass = / web\ncache = on\n{line}\n"))
+    assert problem.startswith("t.ini:")
+    assert message in problem
+
+
+def test_cache_keys_without_cache_are_reported(problems_of: Problems) -> None:
+    (problem,) = problems_of(edge("proxy-pass = / web\ncache-max-expire = 60\n"))
+    assert problem == (
+        "t.ini:4: [edge www] cache-max-expire: has no effect without 'cache = on' "
+        "(or 'cache = PREFIX')"
+    )

@@ -101,7 +101,7 @@ def test_etc_stack_ini_loads_as_written() -> None:
     assert rule.condition is not None
     assert rule.condition.text == "if is_fun"
     assert rule.condition.groups[0][0].acls == (is_fun,)
-    assert str(rule.origin) == f"{path}:48: [frontend web] use_backend films"
+    assert str(rule.origin) == f"{path}:51: [frontend web] use_backend films"
     assert web.httplog and web.dontlognull
     assert web.logs == g.logs  # log = global
     assert web.maxconn == 0
@@ -260,8 +260,8 @@ CASES = [
     (
         "[global]\nmaxconn = 1\n  2\n",
         "t.ini:3: [global] maxconn: 'maxconn' takes a single value; only bind, log, acl, "
-        "use_backend, http-request, http-response, redirect, default-server and the stick rules "
-        "take one per line (unindent this line if it is a new key)",
+        "use_backend, http-request, http-response, redirect, default-server, stats socket and the "
+        "stick rules take one per line (unindent this line if it is a new key)",
     ),
     # [global]
     (
@@ -344,8 +344,8 @@ CASES = [
         "t.ini:2: [global] spread-checks: spread-checks must be between 0 and 50, not 51",
     ),
     (
-        "[global]\nstats socket = /tmp/haproxy level admin\n",
-        "t.ini:2: [global] stats socket: 'stats socket' is not supported yet",
+        "[global]\nstats timeout = 30s\n",
+        "t.ini:2: [global] stats timeout: 'stats timeout' is not supported yet",
     ),
     (
         "[global]\nssl-default-bind-ciphers = HIGH\n",
