@@ -14,6 +14,7 @@ from twisted.python import usage
 
 from stack.config import ConfigError, load, summary
 from stack.config.model import StackConfig
+from stack.runtime.api import RuntimeApi
 
 TIERS = ("edge", "balancer", "vrrp", "demo")
 
@@ -82,6 +83,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     assert config is not None
     root = MultiService()
     tiers = options["tiers"]
+    # The runtime API (HAProxy's 'stats socket'), built before the tiers so each can register
+    # its commands on it (runtime.register(("show", "cache"), ...)); it listens, after the
+    # tiers, on the sockets [global] declares (none: the commands are simply never reachable).
+    runtime = RuntimeApi()
     if "demo" in tiers:
         from stack.demo.service import demo_service
 
@@ -98,10 +103,26 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         from stack.edge.service import EdgeService
         from stack.http.certificates import CertificateError
 
+        caches = []
         for edge in config.edges:
             try:
                 service = EdgeService(config, edge, reactor, frontends)
             except (CertificateError, OSError) as exc:
                 raise SystemExit(f"stack: edge {edge.name}: {exc}") from None
             service.setServiceParent(root)
+            if service.cache is not None:
+                caches.append(service.cache)
+        if caches:
+            from stack.edge.cache.commands import register_cache_commands
+
+            register_cache_commands(runtime, caches)
+    if config.global_.stats_sockets:
+        from stack.runtime.service import RuntimeService
+
+        RuntimeService(
+            runtime,
+            config.global_.stats_sockets,
+            reactor,
+            bufsize=config.global_.limits.max_header_bytes,
+        ).setServiceParent(root)
     return root

@@ -565,6 +565,16 @@ def test_embedded_default_serves_the_demo_over_https(run_stack: Run, tmp_path: P
         "https://127.0.0.1:8443/fun/"
     )
     conn.close()
+    # the demo's /static/ assets are cached at the edge (once the store's index is read)
+    assert wait_for(lambda: " stored responses (" in stack.log_text())
+    statuses = []
+    for _ in range(2):
+        response, body, conn = https(8443, "/static/site.css", ctx)
+        conn.close()
+        assert response.status == 200 and b"static asset" in body
+        statuses.append(response.getheader("Cache-Status"))
+    assert statuses[0] == "stack; fwd=miss; stored"
+    assert statuses[1].startswith("stack; hit")
     assert stack.proc.poll() is None
     # curl, as the README says (when installed)
     if shutil.which("curl"):
