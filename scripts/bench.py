@@ -1,12 +1,21 @@
 """Side-by-side benchmarks of stack against the seed deployment, same origin, same load.
 
-Run it as ``scripts/bench`` (see ``--help``). Two benchmarks, both by default (``--only``):
+Run it as ``scripts/bench`` (see ``--help``). Three benchmarks, all by default (``--only``):
 
 * ``balancer``: stack's balancer tier against HAProxy 2.6 (``nbthread 1``), plain HTTP;
 * ``edge``: the full HTTPS pipeline over keep-alive. stack's edge and balancer in one process
   (the edge hands requests to the balancer in memory) against Apache 2.4 (event MPM, mod_ssl,
   mod_proxy_http) terminating TLS and proxying to HAProxy 2.6, both with the same certificate
   (a throwaway ECDSA P-256 CA and leaf made per run). Skipped when apache2 is not installed.
+* ``cache``: cache hits over the same HTTPS keep-alive load. stack's edge with ``cache = on``
+  against Apache 2.4 (mod_ssl, mod_cache + mod_cache_disk, quick handler) and nginx
+  (``proxy_cache``, one worker), all three in front of one origin and serving the same objects
+  (4 KiB and 100 KiB, ``Cache-Control: public, max-age=3600``, ETag, Last-Modified). Before
+  measuring, each cache must answer each object whole with its hit header (``Cache-Status:
+  stack; hit``, ``X-Cache: HIT``, ``X-Cache-Status: HIT``) without the origin seeing a request,
+  and the origin's request counter (its HAProxy stats socket) must not move during any run.
+  Reported: req/s, CPU-us per request and req/s per core of each, and stack's ratios to each.
+  A reference that is not installed is left out; skipped when neither is.
 
 The method is python.md section 3's:
 
@@ -19,7 +28,8 @@ The method is python.md section 3's:
   its live descendants and the children it reaped, before and after a run) / requests wrk
   completed. Requests per second alone would mostly measure CPU 1;
 * a warm-up run per side, then rounds alternating the two (order flipped every other round so
-  slow drift of the machine does not favour one).
+  slow drift of the machine does not favour one; the cache's three rotate, each running in
+  each position as often as the others).
 
 For the edge, the TCP connections to the balancer's own port are counted during each run from
 ``/proc/net/tcp`` (sampled, plus the TIME_WAIT entries closed connections leave): stack's edge
@@ -33,16 +43,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
+import dataclasses
+import hashlib
 import http.client
 import json
 import os
 import platform
+import pwd
 import re
 import resource
 import shlex
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -54,7 +65,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
 from string import Template
-from types import FrameType
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by its path (tests/demo)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "etc" / "bench"
@@ -66,45 +80,25 @@ GOAL_RATIO = 2.0
 # to the seed deployment's (higher is better)
 EDGE_TARGET_RATIO = 1.0
 EDGE_GOAL_RATIO = 1.5
-BENCHMARKS = ("balancer", "edge")
+BENCHMARKS = ("balancer", "edge", "cache")
 MAX_BAD_FRACTION = 0.01  # more non-2xx answers than this and the run measured an error path
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PR_SET_PDEATHSIG = 1
 SAMPLE_INTERVAL = 0.5  # seconds between /proc/net/tcp samples during an edge run
 
 
-class BenchError(Exception):
-    """Something failed to run (not a slow result): reported, and the exit status is 1."""
+# Something failed to run (not a slow result): reported, and the exit status is 1. The servers
+# module raises it too, for a server that died or never listened.
+BenchError = servers.RunError
 
 
 # --- processes ------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGKILLed if the bench dies without cleaning up (kill -9)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-
-
 @dataclass
-class Process:
-    """A server this run started; ``pid`` is the server itself (``taskset`` execs it)."""
+class Process(servers.Server):
+    """A server this run started."""
 
-    label: str
-    popen: subprocess.Popen[bytes]
-    log: Path
     port: int  # where it listens (the first port, for the origin)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log.read_text(errors="replace").splitlines()[-lines:]
-        except OSError:
-            return "(no log)"
-        return "\n".join("    " + line for line in text) or "    (empty log)"
 
 
 class Processes:
@@ -118,34 +112,12 @@ class Processes:
         self, label: str, port: int, argv: Sequence[str], env: dict[str, str] | None = None
     ) -> Process:
         log = self.workdir / f"{label}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                list(argv),
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # Ctrl-C reaches only us; we stop them in order
-                preexec_fn=_die_with_parent,
-            )
-        process = Process(label, popen, log, port)
+        process = Process(label, servers.spawn(argv, log, self.workdir, env), log, port)
         self.started.append(process)
         return process
 
     def stop_all(self) -> None:
-        for process in reversed(self.started):
-            if process.popen.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        for process in reversed(self.started):
-            try:
-                process.popen.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGKILL)
-                process.popen.wait()
+        servers.stop(*reversed(self.started), timeout=5)
         self.started.clear()
 
 
@@ -164,56 +136,18 @@ class Subject:
     cafile: Path | None = None
     tier_port: int | None = None
     hop: str = ""  # what a connection to tier_port is, e.g. "apache→haproxy"
+    path: str = "/"  # what wrk asks for (the cache benchmark's objects)
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}/"
+        return f"{self.scheme}://127.0.0.1:{self.port}{self.path}"
 
     def log_tails(self) -> str:
         return "\n".join(f"  {p.label}:\n{p.log_tail()}" for p in self.processes)
 
     def check_alive(self) -> None:
         for process in self.processes:
-            if process.popen.poll() is not None:
-                raise BenchError(
-                    f"{process.label} died (status {process.popen.returncode}); its output:\n"
-                    f"{process.log_tail()}"
-                )
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel just handed out on 127.0.0.1 (all held at once, so distinct)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def wait_listening(process: Process, port: int, timeout: float) -> None:
-    """Poll-connect until ``port`` accepts, failing early if the process died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.popen.poll() is not None:
-            raise BenchError(
-                f"{process.label} exited with status {process.popen.returncode} before listening"
-                f" on 127.0.0.1:{port}; its output:\n{process.log_tail()}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BenchError(
-                    f"{process.label} (pid {process.pid}) is not listening on 127.0.0.1:{port}"
-                    f" after {timeout:.0f} s; its output:\n{process.log_tail()}"
-                ) from None
-            time.sleep(0.1)
+            process.check_alive()
 
 
 def check_pinned(subject: Subject, cpu: int) -> None:
@@ -231,8 +165,10 @@ def check_pinned(subject: Subject, cpu: int) -> None:
                 raise BenchError(f"{process.label} (pid {pid}) runs on CPUs {affinity}, not {cpu}")
 
 
-def verify(subject: Subject) -> None:
-    """Two requests on one connection (both origin servers) must answer the origin's 200.
+@contextlib.contextmanager
+def connection_to(subject: Subject) -> Iterator[http.client.HTTPConnection]:
+    """A connection to ``subject``, closed on the way out; a request that fails on it is a
+    BenchError with the subject's logs.
 
     Over HTTPS the certificate is checked against the bench's CA and 127.0.0.1.
     """
@@ -245,6 +181,19 @@ def verify(subject: Subject) -> None:
     else:
         connection = http.client.HTTPConnection("127.0.0.1", subject.port, timeout=5)
     try:
+        yield connection
+    except (OSError, http.client.HTTPException) as error:
+        raise BenchError(
+            f"request through {subject.label} on {subject.url} failed: {error!r}; output:\n"
+            f"{subject.log_tails()}"
+        ) from error
+    finally:
+        connection.close()
+
+
+def verify(subject: Subject) -> None:
+    """Two requests on one connection (both origin servers) must answer the origin's 200."""
+    with connection_to(subject) as connection:
         for _ in range(2):
             connection.request("GET", "/")
             response = connection.getresponse()
@@ -255,13 +204,6 @@ def verify(subject: Subject) -> None:
                     f" {body[:200]!r}, expected 200 {EXPECTED_BODY!r}; output:\n"
                     f"{subject.log_tails()}"
                 )
-    except (OSError, http.client.HTTPException) as error:
-        raise BenchError(
-            f"request through {subject.label} on {subject.url} failed: {error!r}; output:\n"
-            f"{subject.log_tails()}"
-        ) from error
-    finally:
-        connection.close()
 
 
 # --- CPU of a process tree ------------------------------------------------------------------------
@@ -638,23 +580,6 @@ def render(template: str, path: Path, **values: int | str | Path) -> Path:
     return path
 
 
-def default_twistd() -> str:
-    """The twistd that runs stack: beside this interpreter, else in the project's virtualenv
-    ($STACK_VENV, the active $VIRTUAL_ENV, .venv as scripts/run makes it), else on $PATH.
-
-    This script itself needs only the standard library, so any python3 can run it.
-    """
-    candidates = [Path(sys.executable).parent]
-    candidates += [
-        Path(v) / "bin" for v in (os.environ.get("STACK_VENV"), os.environ.get("VIRTUAL_ENV")) if v
-    ]
-    candidates.append(ROOT / ".venv" / "bin")
-    for directory in candidates:
-        if os.access(directory / "twistd", os.X_OK):
-            return str(directory / "twistd")
-    return shutil.which("twistd") or "twistd"
-
-
 def twistd_interpreter(twistd: str) -> list[str] | None:
     """The interpreter in twistd's ``#!`` line (the virtualenv's python), if it has one."""
     try:
@@ -672,11 +597,8 @@ def check_tools(args: argparse.Namespace) -> None:
         problems.append(f"wrk not found ({args.wrk}): apt-get install wrk")
     if not os.access(args.haproxy, os.X_OK):
         problems.append(f"haproxy not found at {args.haproxy}: apt-get install haproxy")
-    if not args.calibrate and not shutil.which(args.twistd):
-        problems.append(
-            f"twistd not found ({args.twistd}): set STACK_VENV to the virtualenv with stack"
-            " installed (scripts/run makes .venv), or pass --twistd"
-        )
+    if not args.calibrate and (missing := servers.twistd_missing(args.twistd)):
+        problems.append(missing)
     cpus = os.sched_getaffinity(0)
     for cpu in (args.proxy_cpu, args.load_cpu):
         if cpu not in cpus:
@@ -690,12 +612,12 @@ def check_tools(args: argparse.Namespace) -> None:
 APACHE_MODULES = ("mpm_event", "authz_core", "socache_shmcb", "ssl", "proxy", "proxy_http")
 
 
-def apache_missing(args: argparse.Namespace) -> str | None:
+def apache_missing(args: argparse.Namespace, needed: Sequence[str] = APACHE_MODULES) -> str | None:
     """Why the edge benchmark cannot run here (a skip, not a failure), or None."""
     if not os.access(args.apache, os.X_OK):
         return f"apache2 not found at {args.apache} (apt-get install apache2, or pass --apache)"
     modules = Path(args.apache_modules)
-    absent = [m for m in APACHE_MODULES if not (modules / f"mod_{m}.so").exists()]
+    absent = [m for m in needed if not (modules / f"mod_{m}.so").exists()]
     if absent:
         return f"Apache modules missing from {modules}: {', '.join(absent)}"
     return None
@@ -711,7 +633,7 @@ def stack_env() -> dict[str, str]:
 
 def start_origin(args: argparse.Namespace, procs: Processes) -> tuple[Process, dict[str, int]]:
     """The shared origin (on the load CPU), listening on its two ports."""
-    origin1, origin2 = free_ports(2)
+    origin1, origin2 = servers.free_ports(2)
     ports = {"origin1_port": origin1, "origin2_port": origin2}
     origin_cfg = render("origin.cfg.in", procs.workdir / "origin.cfg", **ports)
     origin = procs.start(
@@ -719,8 +641,8 @@ def start_origin(args: argparse.Namespace, procs: Processes) -> tuple[Process, d
         origin1,
         ["taskset", "-c", str(args.load_cpu), args.haproxy, "-f", str(origin_cfg), "-db"],
     )
-    wait_listening(origin, origin1, args.start_timeout)
-    wait_listening(origin, origin2, args.start_timeout)
+    servers.wait_listening(origin, origin1, args.start_timeout)
+    servers.wait_listening(origin, origin2, args.start_timeout)
     return origin, ports
 
 
@@ -749,7 +671,7 @@ def start_balancers(args: argparse.Namespace, procs: Processes) -> tuple[Process
     """The origin, then the two proxies, each listening and verified."""
     workdir = procs.workdir
     origin, ports = start_origin(args, procs)
-    stack_port, haproxy_port = free_ports(2)
+    stack_port, haproxy_port = servers.free_ports(2)
     if args.calibrate:
         first = start_haproxy(args, procs, "haproxy-b", stack_port, ports)
     else:
@@ -758,7 +680,7 @@ def start_balancers(args: argparse.Namespace, procs: Processes) -> tuple[Process
     second = start_haproxy(args, procs, "haproxy", haproxy_port, ports)
     subjects = [Subject(p.label, p.port, [p]) for p in (first, second)]
     for subject in subjects:
-        wait_listening(subject.processes[0], subject.port, args.start_timeout)
+        servers.wait_listening(subject.processes[0], subject.port, args.start_timeout)
         check_pinned(subject, args.proxy_cpu)
         verify(subject)
     check_origin_pinned(args, origin)
@@ -817,9 +739,9 @@ def start_apache_pipeline(
     pki: Pki,
 ) -> Subject:
     """Apache (TLS, mod_proxy) → HAProxy (balancer) on the proxy CPU, listening and verified."""
-    edge_port, haproxy_port = free_ports(2)
+    edge_port, haproxy_port = servers.free_ports(2)
     haproxy = start_haproxy(args, procs, f"haproxy{suffix}", haproxy_port, ports)
-    wait_listening(haproxy, haproxy_port, args.start_timeout)
+    servers.wait_listening(haproxy, haproxy_port, args.start_timeout)
     root = procs.workdir / f"apache{suffix}"
     (root / "run").mkdir(parents=True)
     conf = render(
@@ -837,7 +759,7 @@ def start_apache_pipeline(
     apache = procs.start(
         f"apache{suffix}", edge_port, [*pin, args.apache, "-f", str(conf), "-DFOREGROUND"]
     )
-    wait_listening(apache, edge_port, args.start_timeout)
+    servers.wait_listening(apache, edge_port, args.start_timeout)
     subject = Subject(
         f"apache{suffix}",
         edge_port,
@@ -856,7 +778,7 @@ def start_stack_pipeline(
     args: argparse.Namespace, procs: Processes, ports: dict[str, int], pki: Pki
 ) -> Subject:
     """stack's edge + balancer in one process on the proxy CPU, listening and verified."""
-    edge_port, balancer_port = free_ports(2)
+    edge_port, balancer_port = servers.free_ports(2)
     ini = render(
         "edge-stack.ini.in",
         procs.workdir / "edge-stack.ini",
@@ -877,8 +799,8 @@ def start_stack_pipeline(
         hop="stack edge→balancer",
     )
     try:
-        wait_listening(stack, edge_port, args.start_timeout)
-        wait_listening(stack, balancer_port, args.start_timeout)
+        servers.wait_listening(stack, edge_port, args.start_timeout)
+        servers.wait_listening(stack, balancer_port, args.start_timeout)
         verify(subject)
     except BenchError as error:
         raise BenchError(
@@ -904,6 +826,406 @@ def start_edges(args: argparse.Namespace, procs: Processes) -> tuple[Process, li
     return origin, [candidate, reference]
 
 
+# --- the cache benchmark --------------------------------------------------------------------------
+
+# The objects every cache stores and serves: path -> body size. The body is incompressible text,
+# the same bytes for every side (written by the bench, served by cache-origin.cfg.in).
+CACHE_OBJECTS = {"4k": 4 << 10, "100k": 100 << 10}
+CACHE_APACHE_MODULES = (*APACHE_MODULES, "cache", "cache_disk")
+# A cache hit, as each side says it: (response header, pattern its value matches on a hit).
+CACHE_HIT_HEADERS = {
+    "stack": ("Cache-Status", r";\s*hit\b"),
+    "apache": ("X-Cache", r"^HIT\b"),
+    "nginx": ("X-Cache-Status", r"^HIT$"),
+}
+CACHE_VERIFY_TRIES = 10  # requests a cache may take to store the object before it must hit
+
+
+def cache_path(name: str) -> str:
+    return f"/cache/{name}"
+
+
+def cache_body(size: int) -> bytes:
+    """``size`` bytes of hex text from a SHA-256 chain: fixed, and incompressible in practice."""
+    out, digest = bytearray(), b"stack bench"
+    while len(out) < size:
+        digest = hashlib.sha256(digest).digest()
+        out += digest.hex().encode()
+    return bytes(out[:size])
+
+
+@dataclass
+class CacheSide:
+    """A cache under test: its subject and how its answers say they were hits."""
+
+    subject: Subject
+    kind: str  # a key of CACHE_HIT_HEADERS
+
+    @property
+    def hit_header(self) -> str:
+        return CACHE_HIT_HEADERS[self.kind][0]
+
+    def is_hit(self, value: str | None) -> bool:
+        return value is not None and re.search(CACHE_HIT_HEADERS[self.kind][1], value) is not None
+
+
+@dataclass
+class CacheOrigin:
+    process: Process
+    port: int
+    stats_socket: Path
+    bodies: dict[str, bytes]  # by object name
+
+    def requests(self) -> int:
+        """Requests the origin has answered so far (its frontend's ``req_tot``)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(str(self.stats_socket))
+                sock.sendall(b"show stat\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError as error:
+            raise BenchError(
+                f"cannot read the origin's stats from {self.stats_socket}: {error}"
+            ) from error
+        lines = b"".join(chunks).decode(errors="replace").splitlines()
+        if not lines or not lines[0].startswith("# "):
+            raise BenchError(f"unexpected answer to 'show stat' from the origin: {lines[:3]}")
+        names = lines[0][2:].split(",")
+        for line in lines[1:]:
+            row = dict(zip(names, line.split(","), strict=False))
+            if row.get("pxname") == "origin" and row.get("svname") == "FRONTEND":
+                return int(row["req_tot"] or 0)
+        raise BenchError("the origin's stats have no 'origin' frontend")
+
+
+def start_cache_origin(args: argparse.Namespace, procs: Processes) -> CacheOrigin:
+    """The origin of the cacheable objects (on the load CPU), listening, with its stats socket."""
+    (port,) = servers.free_ports(1)
+    objects = procs.workdir / "objects"
+    objects.mkdir()
+    bodies = {name: cache_body(size) for name, size in CACHE_OBJECTS.items()}
+    files = {}
+    for name, body in bodies.items():
+        files[f"body_{name}"] = objects / f"{name}.bin"
+        files[f"body_{name}"].write_bytes(body)
+    stats = procs.workdir / "origin.sock"
+    cfg = render(
+        "cache-origin.cfg.in",
+        procs.workdir / "origin.cfg",
+        origin_port=port,
+        stats_socket=stats,
+        **files,
+    )
+    process = procs.start(
+        "origin", port, ["taskset", "-c", str(args.load_cpu), args.haproxy, "-f", str(cfg), "-db"]
+    )
+    servers.wait_listening(process, port, args.start_timeout)
+    return CacheOrigin(process, port, stats, bodies)
+
+
+def open_to_workers(procs: Processes, *owned: Path) -> None:
+    """When the bench runs as root, Apache's and nginx's workers run as www-data: let them
+    through the bench's (mode 0700) directories, and give them ``owned`` (a cache root)."""
+    if os.geteuid() != 0:
+        return
+    for directory in (procs.workdir.parent, procs.workdir):
+        directory.chmod(directory.stat().st_mode | 0o711)
+    try:
+        user = pwd.getpwnam("www-data")
+    except KeyError:
+        raise BenchError("no www-data user, which Apache's and nginx's workers run as") from None
+    for path in owned:
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def start_cache_apache(
+    args: argparse.Namespace, procs: Processes, origin: CacheOrigin, pki: Pki
+) -> CacheSide:
+    """Apache with mod_ssl, mod_cache and mod_cache_disk on the proxy CPU, listening."""
+    (edge_port,) = servers.free_ports(1)
+    root = procs.workdir / "apache"
+    (root / "run").mkdir(parents=True)
+    (root / "cache").mkdir()
+    open_to_workers(procs, root / "cache")
+    conf = render(
+        "cache-apache.conf.in",
+        root / "apache.conf",
+        server_root=root,
+        modules=args.apache_modules,
+        edge_port=edge_port,
+        origin_port=origin.port,
+        threads=apache_threads(args.connections),
+        cert=pki.cert,
+        key=pki.key,
+        cache_root=root / "cache",
+    )
+    pin = ["taskset", "-c", str(args.proxy_cpu)]
+    apache = procs.start("apache", edge_port, [*pin, args.apache, "-f", str(conf), "-DFOREGROUND"])
+    servers.wait_listening(apache, edge_port, args.start_timeout)
+    subject = Subject("apache", edge_port, [apache], scheme="https", cafile=pki.ca)
+    return CacheSide(subject, "apache")
+
+
+def start_cache_nginx(
+    args: argparse.Namespace, procs: Processes, origin: CacheOrigin, pki: Pki, suffix: str = ""
+) -> CacheSide:
+    """nginx with ssl and proxy_cache (one worker) on the proxy CPU, listening."""
+    (edge_port,) = servers.free_ports(1)
+    root = procs.workdir / f"nginx{suffix}"
+    for directory in ("run", "tmp"):
+        (root / directory).mkdir(parents=True, exist_ok=True)
+    open_to_workers(procs)  # nginx makes its cache and temporary directories for its workers
+    conf = render(
+        "cache-nginx.conf.in",
+        root / "nginx.conf",
+        root=root,
+        edge_port=edge_port,
+        origin_port=origin.port,
+        cert=pki.cert,
+        key=pki.key,
+    )
+    pin = ["taskset", "-c", str(args.proxy_cpu)]
+    argv = [*pin, args.nginx, "-p", str(root), "-c", str(conf), "-e", "stderr"]
+    nginx = procs.start(f"nginx{suffix}", edge_port, argv)
+    servers.wait_listening(nginx, edge_port, args.start_timeout)
+    subject = Subject(f"nginx{suffix}", edge_port, [nginx], scheme="https", cafile=pki.ca)
+    return CacheSide(subject, "nginx")
+
+
+def start_cache_stack(
+    args: argparse.Namespace, procs: Processes, origin: CacheOrigin, pki: Pki
+) -> CacheSide:
+    """stack's edge with ``cache = on`` on the proxy CPU, listening."""
+    (edge_port,) = servers.free_ports(1)
+    ini = render(
+        "cache-stack.ini.in",
+        procs.workdir / "cache-stack.ini",
+        edge_port=edge_port,
+        origin_port=origin.port,
+        state_dir=procs.workdir / "stack-state",
+        cert=pki.cert,
+        key=pki.key,
+    )
+    stack = start_stack(args, procs, ini, edge_port, ["edge"])
+    servers.wait_listening(stack, edge_port, args.start_timeout)
+    return CacheSide(Subject("stack", edge_port, [stack], scheme="https", cafile=pki.ca), "stack")
+
+
+def verify_cache(side: CacheSide, origin: CacheOrigin, name: str) -> str:
+    """The object must come back whole and, once stored, as a hit that leaves the origin alone.
+
+    Returns the hit header as the last answer had it, for the report."""
+    subject, path, body = side.subject, cache_path(name), origin.bodies[name]
+    seen: list[str] = []
+    value: str | None = None
+
+    def get(connection: http.client.HTTPConnection) -> str | None:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        received = response.read()
+        value = response.getheader(side.hit_header)
+        seen.append(
+            f"{response.status} {len(received)} bytes, {side.hit_header}: {value}"
+            f" (Age: {response.getheader('Age')})"
+        )
+        if response.status != 200 or received != body:
+            raise BenchError(
+                f"{subject.label}: GET {path} answered {response.status} with {len(received)}"
+                f" bytes, expected 200 and the origin's {len(body)}; headers:\n"
+                f"    {response.getheaders()}\noutput:\n{subject.log_tails()}"
+            )
+        return value
+
+    with connection_to(subject) as connection:
+        for _ in range(CACHE_VERIFY_TRIES):
+            if side.is_hit(get(connection)):
+                break
+            time.sleep(0.2)  # a cache may store the object after answering
+        else:
+            raise BenchError(
+                f"{subject.label} never answered GET {path} from its cache: no"
+                f" '{side.hit_header}' saying hit in {CACHE_VERIFY_TRIES} answers:\n    "
+                + "\n    ".join(seen)
+                + f"\noutput:\n{subject.log_tails()}"
+            )
+        before = origin.requests()
+        for _ in range(3):
+            value = get(connection)
+            if not side.is_hit(value):
+                raise BenchError(
+                    f"{subject.label}: GET {path} was a hit, then not:\n    "
+                    + "\n    ".join(seen)
+                    + f"\noutput:\n{subject.log_tails()}"
+                )
+        if (moved := origin.requests() - before) != 0:
+            raise BenchError(
+                f"{subject.label}: {moved} request(s) reached the origin while GET {path} was"
+                f" answered as a hit 3 times:\n    " + "\n    ".join(seen)
+            )
+    return f"{side.hit_header}: {value}"
+
+
+def cache_unavailable(args: argparse.Namespace) -> dict[str, str]:
+    """The reference caches that cannot run here, with why (the others run)."""
+    missing = {}
+    if reason := apache_missing(args, CACHE_APACHE_MODULES):
+        missing["apache"] = reason
+    if not os.access(args.nginx, os.X_OK):
+        missing["nginx"] = f"nginx not found at {args.nginx} (apt-get install nginx-light)"
+    return missing
+
+
+def start_caches(args: argparse.Namespace, procs: Processes) -> tuple[CacheOrigin, list[CacheSide]]:
+    """Origin, certificates, the reference caches (verified first), then stack's."""
+    origin = start_cache_origin(args, procs)
+    pki = make_pki(args, procs.workdir)
+    missing = cache_unavailable(args)
+    for label, reason in missing.items():
+        print(f"  {label} left out: {reason}", flush=True)
+    references = []
+    if "apache" not in missing:
+        references.append(start_cache_apache(args, procs, origin, pki))
+    if "nginx" not in missing:
+        references.append(start_cache_nginx(args, procs, origin, pki))
+    if args.calibrate:
+        candidate = start_cache_nginx(args, procs, origin, pki, "-b")
+    else:
+        candidate = start_cache_stack(args, procs, origin, pki)
+    sides = [candidate, *references]
+    for side in sides:
+        for name in args.cache_objects:
+            try:
+                hit = verify_cache(side, origin, name)
+            except BenchError as error:
+                if side.kind != "stack":
+                    raise
+                raise BenchError(
+                    f"{error}\nstack's edge cache ({procs.workdir / 'cache-stack.ini'}) did not"
+                    " serve a hit. 'scripts/bench --only cache --calibrate' measures the"
+                    " reference caches against a second nginx."
+                ) from None
+            print(f"  {side.subject.label}: GET {cache_path(name)} is a hit ({hit})", flush=True)
+        check_pinned(side.subject, args.proxy_cpu)
+    check_origin_pinned(args, origin.process)
+    return origin, sides
+
+
+@contextlib.contextmanager
+def origin_untouched(side: CacheSide, origin: CacheOrigin) -> Iterator[None]:
+    """What runs inside must not send a request to the origin: every answer was a cache hit."""
+    before = origin.requests()
+    yield
+    if moved := origin.requests() - before:
+        raise BenchError(
+            f"{side.subject.label}: {moved} request(s) for {side.subject.path} reached the origin"
+            " during the run: not every answer was a cache hit, so it measured the proxy path."
+            f" Output:\n{side.subject.log_tails()}"
+        )
+
+
+CACHE_LEGEND = """\
+  For the cache, every answer is a hit: each cache served the object before the run, said so in
+  its hit header, and the origin's request counter did not move during any run (origin ~0).
+  req/s/core = 1e6 / CPU-us per request: what one core of the cache would serve at full load"""
+
+
+def per_core(m: Measurement) -> float:
+    return 1e6 / m.cpu_us_per_request if m.cpu_us_per_request > 0 else 0.0
+
+
+def run_cache(args: argparse.Namespace, procs: Processes) -> dict[str, object]:
+    """The cache benchmark: every object in turn, rounds rotating the caches; returns the JSON."""
+    print(
+        "== cache: HTTPS keep-alive cache hits, stack's edge cache vs Apache 2.4 mod_cache_disk"
+        " and nginx proxy_cache"
+    )
+    origin, sides = start_caches(args, procs)
+    width = max(10, *(len(side.subject.label) for side in sides))
+    print(f"caches on CPU {args.proxy_cpu}; wrk -t1 -c{args.connections} + origin on CPU", end="")
+    print(f" {args.load_cpu}; {args.rounds} round(s) of {args.duration:g} s per object", flush=True)
+    for side in sides:
+        for p in side.subject.processes:
+            print(f"  {p.label:<{width}} pid {p.pid:<8} port {p.port}  log {p.log}")
+    first = sides[0].subject.label
+    objects: dict[str, object] = {}
+    every_row: list[Measurement] = []
+    for name in args.cache_objects:
+        size = CACHE_OBJECTS[name]
+        path = cache_path(name)
+        current = [
+            CacheSide(dataclasses.replace(side.subject, path=path), side.kind) for side in sides
+        ]
+        print(f"\n-- GET {path}: {size:,} bytes, Cache-Control: public, max-age=3600")
+        if args.warmup > 0:
+            for side in current:
+                with origin_untouched(side, origin):
+                    run_wrk(args, side.subject.url, args.warmup)
+        print(header(width, False))
+        rows: list[Measurement] = []
+        for number in range(1, args.rounds + 1):
+            # rotate, so that each cache runs in each position as often as the others
+            shift = (number - 1) % len(current)
+            for side in current[shift:] + current[:shift]:
+                with origin_untouched(side, origin):
+                    row = measure(args, side.subject, origin.process, number, args.duration)
+                rows.append(row)
+                print_row(row, str(number), width)
+        medians = [median_of(rows, side.subject.label, 0) for side in current]
+        for m in medians:
+            print_row(m, "median", width)
+        every_row += rows
+        print(f"\n{'median':>6} {'cache':<{width}} {'req/s':>9} {'CPU-us/req':>10}", end="")
+        print(f" {'req/s/core':>10} {'p99 ms':>7}")
+        for m in medians:
+            print(
+                f"{'':>6} {m.proxy:<{width}} {m.rps:>9,.0f} {m.cpu_us_per_request:>10.1f}"
+                f" {per_core(m):>10,.0f} {_fmt(m.p99_ms, '.2f'):>7}"
+            )
+        ratios: dict[str, object] = {}
+        for m in medians[1:]:
+            paired = paired_ratios(rows, first, m.proxy, invert=True)
+            ratio = edge_ratio(m.cpu_us_per_request, medians[0].cpu_us_per_request)
+            rps = medians[0].rps / m.rps
+            spread = f" (rounds {min(paired):.2f}-{max(paired):.2f})" if len(paired) > 1 else ""
+            print(
+                f"{first}/{m.proxy}: req/s {rps:.2f}, throughput per core"
+                f" ({m.proxy}/{first} CPU-us per request) {ratio:.2f}{spread}"
+            )
+            ratios[m.proxy] = {"rps": rps, "per_core": ratio, "round_ratios": paired}
+        objects[name] = {
+            "path": path,
+            "size": size,
+            "rounds": [asdict(m) for m in rows],
+            "medians": {m.proxy: asdict(m) for m in medians},
+            "ratios_of_" + first: ratios,
+        }
+    print(LEGEND)
+    print(CACHE_LEGEND)
+    warn_noisy(every_row)
+    return {
+        "benchmark": "cache",
+        "settings": settings(args),
+        "versions": versions(args, "cache"),
+        "objects": objects,
+    }
+
+
+def settings(args: argparse.Namespace) -> dict[str, object]:
+    """What a benchmark's JSON records of how it ran."""
+    return {
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "connections": args.connections,
+        "warmup_s": args.warmup,
+        "proxy_cpu": args.proxy_cpu,
+        "load_cpu": args.load_cpu,
+        "calibrate": args.calibrate,
+    }
+
+
 def versions(args: argparse.Namespace, benchmark: str) -> dict[str, str]:
     found = {"twistd_path": args.twistd} if not args.calibrate else {}
 
@@ -913,11 +1235,14 @@ def versions(args: argparse.Namespace, benchmark: str) -> dict[str, str]:
 
     with contextlib.suppress(Exception):
         found["haproxy"] = first_line([args.haproxy, "-v"])
-    if benchmark == "edge":
+    if benchmark in ("edge", "cache"):
         with contextlib.suppress(Exception):
             found["apache"] = first_line([args.apache, "-v"])
         with contextlib.suppress(Exception):
             found["openssl"] = first_line(["openssl", "version"])
+    if benchmark == "cache":
+        with contextlib.suppress(Exception):
+            found["nginx"] = first_line([args.nginx, "-v"])
     if not args.calibrate:
         with contextlib.suppress(Exception):
             found["twistd"] = first_line([args.twistd, "--version"])
@@ -970,6 +1295,18 @@ def print_row(m: Measurement, label: str, width: int = 10) -> None:
         f"  {errors}".rstrip(),
         flush=True,
     )
+
+
+def warn_noisy(rows: Sequence[Measurement]) -> None:
+    noisy = [
+        m for m in rows if max(m.other_proxy_cpu_percent, m.other_load_cpu_percent) > NOISY_PERCENT
+    ]
+    if noisy:
+        print(
+            f"warning: other processes took more than {NOISY_PERCENT:g}% of a CPU in"
+            f" {len(noisy)} of {len(rows)} runs (column 'others'); the figures are noisy,"
+            " rerun on a quiet machine to rely on them"
+        )
 
 
 def median_of(rows: list[Measurement], proxy: str, round_: int) -> Measurement:
@@ -1033,21 +1370,32 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
         description=(
-            "Two side-by-side benchmarks, both by default (--only picks one). balancer:"
+            "Three side-by-side benchmarks, all by default (--only picks one). balancer:"
             " requests/s and CPU-us per request of stack's balancer tier and of HAProxy with"
             " the equivalent config, both proxying to the same origin; ratio stack / haproxy"
             " CPU-us per request, target <= 2.5, goal <= 2.0. edge: the full HTTPS pipeline"
             " over keep-alive, stack's edge + balancer in one process against Apache 2.4"
             " (mod_ssl, mod_proxy_http) in front of HAProxy 2.6; ratio of throughput per"
             " core = (apache + haproxy) / stack CPU-us per request, target >= 1.0, goal >= 1.5;"
-            " skipped if apache2 is not installed. What is under test runs on --proxy-cpu; wrk"
+            " skipped if apache2 is not installed. cache: cache hits over HTTPS keep-alive,"
+            " stack's edge cache against Apache 2.4 mod_cache_disk and nginx proxy_cache"
+            " serving the same objects (--cache-objects); ratios of req/s and of throughput per"
+            " core, stack / each. What is under test runs on --proxy-cpu; wrk"
             " and the origin on --load-cpu. Exits non-zero only if something failed to run,"
             " never because of a slow result."
         ),
         epilog="Configs: etc/bench/*.in. Run with the virtualenv's python so its twistd is used.",
     )
     parser.add_argument(
-        "--only", choices=BENCHMARKS, help="run one benchmark (default: balancer, then edge)"
+        "--only",
+        choices=BENCHMARKS,
+        help="run one benchmark (default: balancer, then edge, then cache)",
+    )
+    parser.add_argument(
+        "--cache-objects",
+        default=",".join(CACHE_OBJECTS),
+        help="the cache benchmark's objects, by body size, comma-separated, in order"
+        f" (default and choices: {','.join(CACHE_OBJECTS)})",
     )
     parser.add_argument("--duration", type=float, default=8, help="seconds per run (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
@@ -1068,10 +1416,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="/usr/lib/apache2/modules",
         help="directory of Apache's mod_*.so (default: Debian's)",
     )
+    parser.add_argument("--nginx", default="/usr/sbin/nginx", help="nginx binary (cache)")
     parser.add_argument("--wrk", default="wrk", help="wrk binary")
-    parser.add_argument(
-        "--twistd", default=default_twistd(), help="twistd to run stack (default: beside python)"
-    )
+    servers.add_twistd_option(parser)
     parser.add_argument(
         "--stack-args", default="", help="extra arguments after 'twistd ... stack -c INI'"
     )
@@ -1084,30 +1431,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="harness check: run a second copy of the reference (HAProxy; Apache + HAProxy) in"
-        " stack's place (ratios should be ~1.0)",
+        help="harness check: run a second copy of the reference (HAProxy; Apache + HAProxy;"
+        " nginx for the cache) in stack's place (ratios should be ~1.0)",
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds, args.warmup = 2.0, 1, 1.0
     if args.duration <= 0 or args.rounds < 1 or args.connections < 1 or args.warmup < 0:
         parser.error("--duration and --connections must be positive, --rounds at least 1")
+    args.cache_objects = [name.strip() for name in args.cache_objects.split(",") if name.strip()]
+    unknown = [name for name in args.cache_objects if name not in CACHE_OBJECTS]
+    if unknown or not args.cache_objects:
+        parser.error(f"--cache-objects: choose among {','.join(CACHE_OBJECTS)}")
     return args
-
-
-@contextlib.contextmanager
-def _signals_as_exit() -> Iterator[None]:
-    """SIGTERM/SIGHUP unwind like Ctrl-C, so the servers are stopped in every case."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def paired_ratios(
@@ -1127,6 +1463,8 @@ def paired_ratios(
 
 def run(args: argparse.Namespace, procs: Processes, benchmark: str) -> dict[str, object]:
     """One benchmark: start, warm up, alternate rounds, print; returns the JSON results."""
+    if benchmark == "cache":
+        return run_cache(args, procs)
     edge = benchmark == "edge"
     if edge:
         print("== edge: HTTPS keep-alive pipeline, stack edge+balancer vs Apache 2.4 + HAProxy")
@@ -1158,15 +1496,7 @@ def run(args: argparse.Namespace, procs: Processes, benchmark: str) -> dict[str,
     print(LEGEND)
     if edge:
         print(EDGE_LEGEND)
-    noisy = [
-        m for m in rows if max(m.other_proxy_cpu_percent, m.other_load_cpu_percent) > NOISY_PERCENT
-    ]
-    if noisy:
-        print(
-            f"warning: other processes took more than {NOISY_PERCENT:g}% of a CPU in"
-            f" {len(noisy)} of {len(rows)} runs (column 'others'); the figures are noisy,"
-            " rerun on a quiet machine to rely on them"
-        )
+    warn_noisy(rows)
     # Each round measured both sides back to back: their ratio within a round is the figure
     # least exposed to the machine's slow drift, so show the spread of those too.
     if edge:
@@ -1181,15 +1511,7 @@ def run(args: argparse.Namespace, procs: Processes, benchmark: str) -> dict[str,
         ratio_of = [a.label, b.label]
     results: dict[str, object] = {
         "benchmark": benchmark,
-        "settings": {
-            "duration_s": args.duration,
-            "rounds": args.rounds,
-            "connections": args.connections,
-            "warmup_s": args.warmup,
-            "proxy_cpu": args.proxy_cpu,
-            "load_cpu": args.load_cpu,
-            "calibrate": args.calibrate,
-        },
+        "settings": settings(args),
         "versions": versions(args, benchmark),
         "rounds": [asdict(m) for m in rows],
         "medians": {m.proxy: asdict(m) for m in medians},
@@ -1239,6 +1561,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "edge" in benchmarks and (reason := apache_missing(args)):
         print(f"bench: edge benchmark skipped: {reason}", flush=True)
         benchmarks.remove("edge")
+    if "cache" in benchmarks and len(missing := cache_unavailable(args)) == 2:
+        print(f"bench: cache benchmark skipped: {'; '.join(missing.values())}", flush=True)
+        benchmarks.remove("cache")
     if not benchmarks:
         return 0
     # The bench itself (sampling /proc between its waits) stays off the measured CPU.
@@ -1248,7 +1573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, object] = {}
     failed = False
     try:
-        with _signals_as_exit():
+        with servers.signals_as_interrupt():
             for number, benchmark in enumerate(benchmarks):
                 if number:
                     print()
