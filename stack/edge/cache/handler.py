@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
+from zope.interface import implementer
 
 from stack.config.model import EdgeCache
 from stack.edge.cache.lock import CacheLock
@@ -411,7 +412,7 @@ class Fill(_Served):
         self.relaying = True
         client.respond(relayed)
         if self._producer is not None:
-            client.register_producer(self._producer)
+            client.register_producer(_Pacing(self, self._producer))
 
     def captured_data(self, data: bytes) -> None:
         writer = self.writer
@@ -435,7 +436,7 @@ class Fill(_Served):
             if producer is None:
                 client.unregister_producer()
             else:
-                client.register_producer(producer)
+                client.register_producer(_Pacing(self, producer))
 
     def captured_end(self) -> None:
         writer, self.writer = self.writer, None
@@ -555,3 +556,28 @@ class Fill(_Served):
         """The client left: the fill goes on (the response is still worth storing), but
         nothing is relayed any more."""
         self.relaying = False
+
+
+@implementer(IPushProducer)
+class _Pacing:
+    """The server connection as the client's producer: a slow client pauses it, but a
+    client that goes away stops it only when nothing is being stored; otherwise the fill
+    resumes at full speed and completes the stored copy."""
+
+    def __init__(self, fill: Fill, producer: IPushProducer) -> None:
+        self.fill = fill
+        self.producer = producer
+
+    def pauseProducing(self) -> None:
+        self.producer.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.producer.resumeProducing()
+
+    def stopProducing(self) -> None:
+        fill = self.fill
+        fill.relaying = False
+        if fill.writer is None:
+            self.producer.stopProducing()
+        else:
+            self.producer.resumeProducing()

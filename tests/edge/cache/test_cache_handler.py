@@ -359,3 +359,46 @@ def test_the_upstream_hears_when_each_fill_is_over(edge: Edge) -> None:
     fill = edge.fetch()
     answer(fill, FRESH)
     assert edge.upstream.ended == [fill]
+
+
+class Producer:
+    """The server connection, as the upstream registers it for backpressure."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "after_client_left"),
+    [(b"max-age=60", "resume"), (b"no-store", "stop")],
+    ids=["storing-goes-on", "nothing-to-store-stops"],
+)
+def test_a_client_leaving_mid_body(
+    edge: Edge, cache_control: bytes, after_client_left: str
+) -> None:
+    channel, transport = edge.connect()
+    channel.dataReceived(b"GET /big HTTP/1.1\r\nHost: localhost:9443\r\n\r\n")
+    fill = edge.fetch()
+    server = Producer()
+    fill.respond(Response(200, b"OK", [(b"cache-control", cache_control)], content_length=10))
+    fill.register_producer(server)  # type: ignore[arg-type]
+    fill.write(b"first")
+    fill.flush()
+    transport.producer.pauseProducing()  # the client's socket is full: the server waits
+    assert server.calls == ["pause"]
+    channel.connectionLost(None)
+    transport.producer.stopProducing()  # what Twisted does to the producer of a lost connection
+    assert server.calls[-1] == after_client_left
+    fill.write(b"-last")
+    fill.finish()
+    stored = edge.store.variants(b"https://localhost:9443/big")
+    assert len(stored) == (1 if after_client_left == "resume" else 0)
