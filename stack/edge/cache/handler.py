@@ -376,6 +376,8 @@ class Fill(_Served):
             # RFC 9110 §6.6.1: a recipient with a clock dates what it caches or forwards.
             response.headers.append((b"date", format_http_date(now)))
         self.writer = self._writer(response, now)
+        if self.writer is None:
+            self._unlock()  # nothing will be stored: the herd need not wait for this body
         client = self.client
         if client is None or client.finished:
             return
@@ -547,10 +549,14 @@ class Fill(_Served):
         if self.done:
             return
         self.done = True
-        cache = self.cache
-        if self.locked and cache.lock is not None:
-            cache.lock.release(self.key)
-        cache.upstream.exchange_ended(self.inner)
+        self._unlock()
+        self.cache.upstream.exchange_ended(self.inner)
+
+    def _unlock(self) -> None:
+        lock = self.cache.lock
+        if self.locked and lock is not None:
+            self.locked = False
+            lock.release(self.key)
 
     def client_gone(self) -> None:
         """The client left: the fill goes on (the response is still worth storing), but
