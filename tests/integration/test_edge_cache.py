@@ -62,9 +62,11 @@ class Cached:
         return stack
 
     def stop(self) -> None:
+        """Stop, and drop the log, so the next start's log lines are its own."""
         assert self.stack is not None
         self.stack.proc.terminate()
         self.stack.proc.wait(10)
+        self.stack.log.unlink(missing_ok=True)
 
     def get(self, path: str) -> tuple[int, str, bytes]:
         ctx = ssl.create_default_context(cafile=str(self.tmp_path / "state" / "tls" / "ca.pem"))
