@@ -11,8 +11,6 @@ unsafe method's success invalidates what the cache holds for that URL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from zope.interface import implementer
 
@@ -44,8 +42,6 @@ from stack.edge.pages import error_page
 from stack.http.capture import CapturedExchange
 from stack.http.message import Headers, Request, Response
 from stack.http.server import Exchange, RequestHandler, ResponseFilter
-
-ErrorLog = Callable[[str], None]
 
 # Conditionals a client sends are answered by the cache from what it stores; they are not
 # forwarded on a fill, so the origin sends the whole response once.
@@ -308,6 +304,7 @@ class Fill(_Served):
     error)."""
 
     writer: EntryWriter | None = None
+    facts: Freshness | None = None  # of the response being stored
     relaying = False
     done = False
     _producer: IPushProducer | None = None
@@ -444,6 +441,8 @@ class Fill(_Served):
         writer, self.writer = self.writer, None
         if writer is not None:
             stored = writer.finish()
+            if stored is not None:
+                stored.facts = self.facts
             if stored is not None and self.entry is not None and stored is not self.entry:
                 if stored.variant != self.entry.variant:
                     self.cache.store.remove_entry(self.entry)
@@ -483,7 +482,13 @@ class Fill(_Served):
         if response.content_length is not None and response.content_length > settings.max_object:
             return None
         headers = response.headers
-        facts = freshness(response.status, headers, settings, cache.name, self.request_time, now)
+        kept = [
+            (n, v)
+            for n, v in stored_headers(headers, cache.name, settings)
+            if n != b"content-length"
+        ]
+        # Worked out once, on what will be stored: it decides storing, then serves every hit.
+        facts = freshness(response.status, kept, settings, cache.name, self.request_time, now)
         reason = storable(
             b"GET",
             response.status,
@@ -498,11 +503,7 @@ class Fill(_Served):
         fields = vary_fields(headers)
         if fields is None:
             return None
-        kept = [
-            (n, v)
-            for n, v in stored_headers(headers, cache.name, settings)
-            if n not in (b"content-length", b"transfer-encoding")
-        ]
+        self.facts = facts
         return cache.store.writer(
             self.key,
             secondary_key(fields, request.headers),

@@ -32,7 +32,7 @@ class Verdict(Enum):
 class Freshness:
     """What RFC 9111 needs to know about one stored variant, computed once."""
 
-    __slots__ = ("initial_age", "lifetime", "response_time", "rules", "validators")
+    __slots__ = ("initial_age", "lifetime", "response_time", "rules")
 
     def __init__(
         self,
@@ -40,13 +40,11 @@ class Freshness:
         lifetime: float,
         initial_age: float,
         response_time: float,
-        validators: bool,
     ) -> None:
         self.rules = rules
         self.lifetime = lifetime
         self.initial_age = initial_age
         self.response_time = response_time
-        self.validators = validators
 
     def age(self, now: float) -> float:
         """current_age (RFC 9111 §4.2.3)."""
@@ -76,8 +74,7 @@ def freshness(
     rules = response_rules(headers, name)
     lifetime = freshness_lifetime(status, headers, rules, settings, response_time)
     age = initial_age(headers, request_time, response_time)
-    validators = any(n == b"etag" or n == b"last-modified" for n, _v in headers)
-    return Freshness(rules, lifetime, age, response_time, validators)
+    return Freshness(rules, lifetime, age, response_time)
 
 
 def reuse(facts: Freshness, request: RequestRules, now: float) -> Verdict:

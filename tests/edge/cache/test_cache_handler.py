@@ -135,6 +135,8 @@ def test_miss_is_stored_while_relayed_then_hit_with_age_and_original_date(edge: 
     status, headers, body = one(t1)
     assert (status, body) == (200, b"stored body")
     assert headers["cache-status"] == "stack; fwd=miss; stored"
+    (entry,) = edge.store.variants(b"https://localhost:9443/page")
+    assert entry.facts is not None and entry.facts.lifetime == 60  # worked out once, at the fill
     edge.clock.advance(10)
     t2 = edge.get()
     assert len(edge.upstream.exchanges) == 1
