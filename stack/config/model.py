@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,6 +645,135 @@ class DemoServer:
     origin: Origin | None = None
 
 
+# --- the VRRP announcer (keepalived's role) -------------------------------------------------------
+
+IpAddress = IPv4Address | IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualAddress:
+    """One line of ``virtual_ipaddress``: ``ADDRESS[/LEN] [dev IFNAME] [label LABEL]``.
+
+    ``dev`` ``None`` means the instance's ``interface``. The prefix length defaults to 32
+    (128 for IPv6), as in keepalived.
+    """
+
+    interface: IPv4Interface | IPv6Interface
+    dev: str | None = None
+    label: str | None = None
+    origin: Origin | None = None
+
+    @property
+    def address(self) -> IpAddress:
+        return self.interface.ip
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpScript:
+    """A ``[vrrp_script NAME]`` section: keepalived's ``vrrp_script`` block.
+
+    Either ``command`` (``script = ...``, split like a shell line, run without a shell) or
+    ``check`` (stack's built-in check of its own tiers, ``check = edge balancer``: every
+    listening address of those tiers accepts a connection). Exit status 0 is success.
+    ``timeout`` ``None`` means ``interval``; ``weight`` 0 means a failure puts the tracking
+    instances in FAULT, otherwise it is added to their priority (keepalived's rules).
+    """
+
+    name: str
+    command: tuple[str, ...] = ()
+    check: tuple[str, ...] = ()
+    interval: float = 1.0
+    timeout: float | None = None
+    weight: int = 0
+    rise: int = 1
+    fall: int = 1
+    user: str | None = None
+    init_fail: bool = False
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackScript:
+    """One line of an instance's ``track_script``: ``NAME [weight N]`` (``None``: the
+    script's own weight)."""
+
+    name: str
+    weight: int | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackInterface:
+    """One line of ``track_interface``: ``IFNAME [weight N] [reverse]``. Weight 0: the
+    interface going down means FAULT."""
+
+    name: str
+    weight: int = 0
+    reverse: bool = False
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnicastPeer:
+    """One line of ``unicast_peer``: ``ADDRESS [min_ttl N] [max_ttl N]``."""
+
+    address: IpAddress
+    min_ttl: int = 0
+    max_ttl: int = 255
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpInstance:
+    """A ``[vrrp_instance NAME]`` section: keepalived's ``vrrp_instance`` block.
+
+    Keys are keepalived's keywords, spelled as in keepalived.conf (docs/vrrp.md). Durations
+    are seconds except ``advert_int``, kept in centiseconds (VRRPv3's unit; a v2 interval is
+    a whole number of seconds). ``garp_lower_prio_*`` are already resolved to the
+    ``garp_master_*`` values when not written. ``notify*`` are argument vectors.
+    """
+
+    name: str
+    interface: str
+    vrid: int
+    priority: int = 100
+    advert_int: int = 100
+    version: int = 2
+    state: str = "BACKUP"
+    addresses: tuple[VirtualAddress, ...] = ()
+    excluded_addresses: tuple[VirtualAddress, ...] = ()
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    garp_master_delay: float = 5.0
+    garp_master_repeat: int = 5
+    garp_master_refresh: float = 0.0
+    garp_master_refresh_repeat: int = 1
+    garp_lower_prio_delay: float = 5.0
+    garp_lower_prio_repeat: int = 5
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    down_timer_adverts: int = 3
+    checksum_as_v2: bool = False
+    auth_pass: bytes | None = None
+    unicast_src_ip: IpAddress | None = None
+    unicast_peers: tuple[UnicastPeer, ...] = ()
+    mcast_src_ip: IpAddress | None = None
+    track_scripts: tuple[TrackScript, ...] = ()
+    track_interfaces: tuple[TrackInterface, ...] = ()
+    dont_track_primary: bool = False
+    notify_master: tuple[str, ...] = ()
+    notify_backup: tuple[str, ...] = ()
+    notify_fault: tuple[str, ...] = ()
+    notify_stop: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+    origin: Origin | None = None
+
+    @property
+    def family(self) -> int:
+        """4 or 6: the family of the addresses carried in adverts."""
+        return self.addresses[0].interface.version if self.addresses else 4
+
+
 @dataclass(frozen=True, slots=True)
 class StackConfig:
     """The whole validated configuration."""
@@ -654,6 +784,8 @@ class StackConfig:
     backends: tuple[Backend, ...]
     demos: tuple[DemoServer, ...] = ()
     edges: tuple[Edge, ...] = ()
+    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
 
     @property
     def tiers(self) -> tuple[str, ...]:
@@ -665,6 +797,8 @@ class StackConfig:
             found.append("balancer")
         if self.edges:
             found.append("edge")
+        if self.vrrp_instances:
+            found.append("vrrp")  # last: the address moves here only once the tiers serve
         return tuple(found)
 
     def frontend(self, name: str) -> Frontend:
