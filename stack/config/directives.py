@@ -19,10 +19,41 @@ BACKEND = "backend"
 LISTEN = "listen"
 DEMO = "demo"
 EDGE = "edge"
+VRRP_INSTANCE = "vrrp_instance"
+VRRP_SCRIPT = "vrrp_script"
 
-SECTION_KINDS = (GLOBAL, DEFAULTS, FRONTEND, BACKEND, LISTEN, EDGE, DEMO)
+SECTION_KINDS = (
+    GLOBAL,
+    DEFAULTS,
+    FRONTEND,
+    BACKEND,
+    LISTEN,
+    EDGE,
+    DEMO,
+    VRRP_INSTANCE,
+    VRRP_SCRIPT,
+)
 PROXY_KINDS = (FRONTEND, BACKEND, LISTEN)
-SECTIONS_NOT_YET = ("vrrp_instance", "stats", "peers")
+SECTIONS_NOT_YET = ("stats", "peers")
+# keepalived.conf blocks other than vrrp_instance and vrrp_script, with what to do instead.
+KEEPALIVED_SECTIONS: dict[str, str] = {
+    "vrrp_sync_group": "is not supported yet (each vrrp_instance changes state on its own)",
+    "vrrp_track_process": (
+        "is not supported yet: use a [vrrp_script], such as 'script = pidof NAME'"
+    ),
+    "track_file": "is not supported yet: use a [vrrp_script]",
+    "vrrp_track_file": "is not supported yet: use a [vrrp_script]",
+    "global_defs": (
+        "holds keepalived's global settings, which have no section here: vrrp_version is "
+        "each [vrrp_instance]'s 'version'"
+    ),
+    "virtual_server": (
+        "is not supported by stack (keepalived's LVS): a [backend] balances HTTP instead"
+    ),
+    "virtual_server_group": (
+        "is not supported by stack (keepalived's LVS): a [backend] balances HTTP instead"
+    ),
+}
 # HAProxy (and keepalived) section types stack has no plan for.
 SECTIONS_UNSUPPORTED = (
     "userlist",

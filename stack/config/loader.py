@@ -4,8 +4,9 @@ The loader is the only place that validates: it checks the whole file and report
 problem at once (``FILE:LINE: [SECTION] KEY: message``), as ``haproxy -c`` does, so an
 operator fixes a file in one pass and no traceback ever reaches them. Sections are read in
 three steps: ``[global]`` first (``log global`` needs its targets), then ``[defaults]`` (it
-applies to every proxy wherever it is written), then the proxies and demo origins in file
-order; references between sections (backends, binds) are checked once everything is known.
+applies to every proxy wherever it is written), then the proxies, demo origins, edges and
+keepalived's sections (``stack.config.vrrp``) in file order; references between sections
+(backends, binds, tracked scripts) are checked once everything is known.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ from .values import (
     parse_stick_table,
     parse_switch,
 )
+from .vrrp import InstanceDraft, ScriptDraft, read_vrrp_instance, read_vrrp_script, resolve
 from .words import WordError, join_words, split_words
 
 T = TypeVar("T")
@@ -166,6 +168,7 @@ def summary(cfg: StackConfig) -> str:
         _plural(len(cfg.backends), "backend"),
         _plural(servers, "server"),
         _plural(len(cfg.demos), "demo server"),
+        *([_plural(len(cfg.vrrp_instances), "vrrp instance")] if cfg.vrrp_instances else []),
     ]
     return f"Configuration file is valid: {cfg.path} ({', '.join(counts)})"
 
@@ -277,6 +280,8 @@ class _Loader:
         built: list[_Built] = []
         demos: list[tuple[DemoServer, Origin]] = []
         edges: list[EdgeDraft] = []
+        vrrp_instances: list[InstanceDraft] = []
+        vrrp_scripts: list[ScriptDraft] = []
         edge_defaults = _timeouts(defaults_draft.timeouts)
         for kind, name, section in classified:
             if kind in dirs.PROXY_KINDS:
@@ -298,10 +303,19 @@ class _Loader:
                         global_.state_dir,
                     )
                 )
+            elif kind == dirs.VRRP_INSTANCE:
+                vrrp_instances.append(read_vrrp_instance(name, section, self.path, self.problems))
+            elif kind == dirs.VRRP_SCRIPT:
+                vrrp_scripts.append(read_vrrp_script(name, section, self.path, self.problems))
         self._cross_check(built, demos, edges)
-        if not built and not demos and not edges and not self.problems:
-            self.problems.add("nothing to run: no [edge], [frontend], [listen] or [demo] section")
         frontends = tuple(b.frontend for b in built if b.frontend is not None)
+        # the tiers a vrrp_script's 'check' may name: those this file describes
+        tiers = (*(["edge"] if edges else []), *(["balancer"] if frontends else []))
+        instances, scripts = resolve(vrrp_instances, vrrp_scripts, tiers, self.problems)
+        if not (built or demos or edges or vrrp_instances) and not self.problems:
+            self.problems.add(
+                "nothing to run: no [edge], [frontend], [listen], [demo] or [vrrp_instance] section"
+            )
         return StackConfig(
             path=self.path,
             global_=global_,
@@ -309,6 +323,8 @@ class _Loader:
             backends=tuple(b.backend for b in built if b.backend is not None),
             demos=tuple(d for d, _origin in demos),
             edges=tuple(_resolve_proxy_pass(e.edge, frontends) for e in edges if e.edge),
+            vrrp_instances=instances,
+            vrrp_scripts=scripts,
         )
 
     def _read_text(self) -> str | None:
@@ -359,7 +375,7 @@ class _Loader:
                     return "named defaults sections are not supported: write [defaults]"
                 return "[global] takes no name"
             return None
-        if kind in (*dirs.PROXY_KINDS, dirs.DEMO, dirs.EDGE):
+        if kind in (*dirs.PROXY_KINDS, dirs.DEMO, dirs.EDGE, dirs.VRRP_INSTANCE, dirs.VRRP_SCRIPT):
             if len(words) == 1:
                 return f"a {kind} section needs a name: [{kind} NAME]"
             if len(words) > 2:
@@ -378,11 +394,13 @@ class _Loader:
             return f"section type '{kind}' is not supported yet"
         if kind in dirs.SECTIONS_UNSUPPORTED:
             return f"section type '{kind}' is not supported by stack"
+        if kind in dirs.KEEPALIVED_SECTIONS:
+            return f"keepalived's {kind} {dirs.KEEPALIVED_SECTIONS[kind]}"
         close = difflib.get_close_matches(kind.lower(), dirs.SECTION_KINDS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return (
             f"unknown section type '{kind}' (use global, defaults, edge, frontend, backend, "
-            f"listen or demo){hint}"
+            f"listen, demo, vrrp_instance or vrrp_script){hint}"
         )
 
     # --- one section: keys to draft -------------------------------------------------------------

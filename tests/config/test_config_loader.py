@@ -168,7 +168,7 @@ CASES = [
     # file-level
     (
         "[global]\n",
-        "t.ini: nothing to run: no [edge], [frontend], [listen] or [demo] section",
+        "t.ini: nothing to run: no [edge], [frontend], [listen], [demo] or [vrrp_instance] section",
     ),
     (
         "maxconn = 1\n",
@@ -219,8 +219,14 @@ CASES = [
         "t.ini:1: [edge e] an edge needs 'bind = ADDRESS' (the HTTPS address it listens on)",
     ),
     (
-        "[vrrp_instance v]\n",
-        "t.ini:1: [vrrp_instance v] section type 'vrrp_instance' is not supported yet",
+        "[vrrp_instance v]\ninterface = eth0\nvirtual_router_id = 1\n",
+        "t.ini:1: [vrrp_instance v] a vrrp_instance needs 'virtual_ipaddress =' with at least "
+        "one address (the address that moves)",
+    ),
+    (
+        "[vrrp_sync_group g]\n",
+        "t.ini:1: [vrrp_sync_group g] keepalived's vrrp_sync_group is not supported yet (each "
+        "vrrp_instance changes state on its own)",
     ),
     (
         "[stats s]\n",
@@ -233,12 +239,14 @@ CASES = [
     (
         "[DEFAULT]\n",
         "t.ini:1: [DEFAULT] unknown section type 'DEFAULT' (use global, defaults, edge, "
-        "frontend, backend, listen or demo); did you mean 'defaults'?",
+        "frontend, backend, listen, demo, vrrp_instance or vrrp_script); did you mean "
+        "'defaults'?",
     ),
     (
         "[fronted f]\n",
         "t.ini:1: [fronted f] unknown section type 'fronted' (use global, defaults, edge, "
-        "frontend, backend, listen or demo); did you mean 'frontend'?",
+        "frontend, backend, listen, demo, vrrp_instance or vrrp_script); did you mean "
+        "'frontend'?",
     ),
     # ini syntax
     (
