@@ -116,6 +116,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             from stack.edge.cache.commands import register_cache_commands
 
             register_cache_commands(runtime, caches)
+    if "vrrp" in tiers:
+        from stack.vrrp.service import VrrpService
+
+        # Last: stopped first, so the address moves while the edge and balancer still serve.
+        VrrpService(config, reactor).setServiceParent(root)
     if config.global_.stats_sockets:
         from stack.runtime.service import RuntimeService
 
