@@ -6,7 +6,7 @@ Values get keepalived's ranges (keepalived 2.x ``vrrp_parser.c``), but where kee
 warning and runs with a value other than the one written (rounding ``advert_int``, clearing
 ``nopreempt`` under ``state MASTER``), the file is refused with the reason: a router that quietly
 behaves unlike its configuration is the failover bug nobody finds until the failover.
-docs/vrrp-config.md has the table.
+docs/vrrp.md has the table.
 """
 
 from __future__ import annotations
@@ -341,7 +341,7 @@ def _unknown_key(
                 f"keepalived's braces are not written here: write '{block} =' and put one item "
                 "per line below it, indented"
             )
-        return "keepalived's '{ ... }' blocks are not written here (docs/vrrp-config.md)"
+        return "keepalived's '{ ... }' blocks are not written here (docs/vrrp.md)"
     if len(words) > 1 and first in keys:
         rest = " ".join(words[1:])
         if entry.value is None:

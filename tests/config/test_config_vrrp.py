@@ -722,7 +722,7 @@ INSTANCE_ERRORS = [
     (
         "static_routes {\n",
         "t.ini:6: [vrrp_instance v] static_routes {: keepalived's '{ ... }' blocks are not "
-        "written here (docs/vrrp-config.md)",
+        "written here (docs/vrrp.md)",
     ),
     (
         "priority 100\n",
