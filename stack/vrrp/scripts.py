@@ -12,6 +12,7 @@ weights (:mod:`stack.vrrp.tracking`).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import pwd
 import shutil
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet import defer, error, protocol
-from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -45,7 +46,10 @@ def _user_ids(user: str | None) -> tuple[int | None, int | None]:
     """The uid/gid to run as: ``user`` when we may switch to it (running as root), else ours."""
     if user is None or os.getuid() != 0:
         return None, None
-    entry = pwd.getpwnam(user)
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise OSError(f"user {user!r} does not exist on this host") from None
     return entry.pw_uid, entry.pw_gid
 
 
@@ -65,15 +69,19 @@ class CommandProbe:
         if self.executable is None:
             return defer.succeed(False)
         proc = _Discard()
-        transport = self.reactor.spawnProcess(
-            proc,
-            self.executable,
-            self.argv,
-            env=os.environ.copy(),
-            uid=self.uid,
-            gid=self.gid,
-            childFDs={0: "w", 1: "r", 2: "r"},
-        )
+        try:
+            transport = self.reactor.spawnProcess(
+                proc,
+                self.executable,
+                self.argv,
+                env=os.environ.copy(),
+                uid=self.uid,
+                gid=self.gid,
+                childFDs={0: "w", 1: "r", 2: "r"},
+            )
+        except OSError as exc:  # posix_spawn reports exec failures here (a bad #! line)
+            _log.error("cannot run {program}: {error}", program=self.executable, error=exc)
+            return defer.succeed(False)
         transport.closeStdin()
 
         def overdue() -> None:
@@ -112,7 +120,14 @@ class ListenerProbe:
         return results.addCallback(all)
 
     def _connect(self, host: str, port: int) -> defer.Deferred[bool]:
-        endpoint = HostnameEndpoint(self.reactor, host, port, timeout=self.timeout)
+        endpoint: Any
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:  # a name: resolved each time, as the tier that binds it does
+            endpoint = HostnameEndpoint(self.reactor, host, port, timeout=self.timeout)
+        else:  # no resolver round trip and no attempt delay for an address
+            kind = TCP4ClientEndpoint if literal.version == 4 else TCP6ClientEndpoint
+            endpoint = kind(self.reactor, host, port, timeout=self.timeout)
         connecting = endpoint.connect(protocol.Factory.forProtocol(protocol.Protocol))
 
         def connected(proto: protocol.Protocol) -> bool:
@@ -177,10 +192,13 @@ class ScriptCheck:
         if self.running:
             return  # still waiting on the previous run: keepalived skips, so do we
         self.running = True
-        self.probe().addBoth(self._done)
+        # maybeDeferred: a probe that raises is a failed run, not the end of the loop.
+        defer.maybeDeferred(self.probe).addBoth(self._done)
 
     def _done(self, result: bool | Failure) -> None:
         self.running = False
+        if not self._loop.running:
+            return  # stopped while this run was under way: nobody tracks it any more
         ok = result is True
         if isinstance(result, Failure):
             _log.failure("vrrp_script {name} could not run", result, name=self.script.name)
@@ -217,9 +235,13 @@ def run_notify(argv: Sequence[str], extra: Sequence[str], reactor: Any) -> None:
         _log.error("notify script {program} is not an executable file", program=argv[0])
         return
     proc = _Discard()
-    transport = reactor.spawnProcess(
-        proc, program, [*argv, *extra], env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: "r"}
-    )
+    try:
+        transport = reactor.spawnProcess(
+            proc, program, [*argv, *extra], env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: "r"}
+        )
+    except OSError as exc:  # never into the state machine's transition that notifies
+        _log.error("cannot run notify script {program}: {error}", program=program, error=exc)
+        return
     transport.closeStdin()
 
     def ended(ok: bool) -> None:

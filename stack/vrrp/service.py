@@ -31,6 +31,7 @@ from stack.vrrp import frames, privileges
 from stack.vrrp.machine import State, VirtualRouter
 from stack.vrrp.netlink import AddressBook, LinkReader, LinkWatcher
 from stack.vrrp.packet import AdvertBuilder, PacketError, decode
+from stack.vrrp.privileges import CapabilityError
 from stack.vrrp.scripts import ScriptCheck, probe_for, run_notify
 from stack.vrrp.sockets import (
     MULTICAST_V4,
@@ -238,6 +239,7 @@ class VrrpService(Service):
         self._readers: list[AdvertReader | LinkReader] = []
         self._watcher: LinkWatcher | None = None
         self._links: dict[str, Link] = {}
+        self._book: AddressBook | None = None
 
     # --- start ------------------------------------------------------------------------------
 
@@ -246,50 +248,49 @@ class VrrpService(Service):
         super().privilegedStartService()
         if os.geteuid() == 0:
             privileges.keep_capabilities()
-        try:
-            self._open()
-        except OSError as exc:
-            raise SystemExit(f"stack: vrrp: {exc}") from None
-
-    def _open(self) -> None:
+        book = self._book = AddressBook()
         for instance in self.config.vrrp_instances:
-            devices = {instance.interface}
-            devices.update(
-                v.dev for v in (*instance.addresses, *instance.excluded_addresses) if v.dev
-            )
-            devices.update(t.name for t in instance.track_interfaces)
-            # The primary address is never one of our VIPs, even when a killed predecessor
-            # left them on the interface.
-            vips = [v.address for v in (*instance.addresses, *instance.excluded_addresses)]
-            for dev in sorted(devices):
-                if dev not in self._links:
-                    self._links[dev] = link(dev, exclude=vips)
-        book = AddressBook()
-        for instance in self.config.vrrp_instances:
-            multicast = not instance.unicast_peers
-            key = (instance.interface, instance.family, multicast)
-            shared = self._sockets.get(key)
-            if shared is None:
-                sock = AdvertSocket(
-                    self._links[instance.interface], instance.family, multicast=multicast
-                )
-                shared = self._sockets[key] = _Socket(sock)
-            for vip in (*instance.addresses, *instance.excluded_addresses):
-                dev = vip.dev or instance.interface
-                if dev not in self._frames:
-                    self._frames[dev] = FrameSocket(self._links[dev])
-            announcer = Announcer(
-                instance,
-                self._links[instance.interface],
-                shared.sock,
-                self._frames,
-                self._links,
-                book,
-                self.reactor,
-            )
-            shared.by_vrid[instance.vrid] = announcer
-            self.announcers.append(announcer)
+            try:
+                self._open(instance, book)
+            except OSError as exc:
+                reason = str(exc) if isinstance(exc, CapabilityError) else exc.strerror or exc
+                raise SystemExit(f"stack: [vrrp_instance {instance.name}]: {reason}") from None
         self._watcher = LinkWatcher()
+
+    def _open(self, instance: VrrpInstance, book: AddressBook) -> None:
+        """The links, sockets and frames of one instance (sockets shared per interface)."""
+        devices = {instance.interface}
+        vips = (*instance.addresses, *instance.excluded_addresses)
+        devices.update(v.dev for v in vips if v.dev)
+        devices.update(t.name for t in instance.track_interfaces)
+        for dev in sorted(devices):
+            if dev not in self._links:
+                # The primary address is never one of our VIPs, even when a killed
+                # predecessor left them on the interface.
+                self._links[dev] = link(dev, exclude=[v.address for v in vips])
+        multicast = not instance.unicast_peers
+        key = (instance.interface, instance.family, multicast)
+        shared = self._sockets.get(key)
+        if shared is None:
+            sock = AdvertSocket(
+                self._links[instance.interface], instance.family, multicast=multicast
+            )
+            shared = self._sockets[key] = _Socket(sock)
+        for vip in vips:
+            dev = vip.dev or instance.interface
+            if dev not in self._frames:
+                self._frames[dev] = FrameSocket(self._links[dev])
+        announcer = Announcer(
+            instance,
+            self._links[instance.interface],
+            shared.sock,
+            self._frames,
+            self._links,
+            book,
+            self.reactor,
+        )
+        shared.by_vrid[instance.vrid] = announcer
+        self.announcers.append(announcer)
 
     def startService(self) -> None:
         super().startService()
@@ -332,13 +333,22 @@ class VrrpService(Service):
             router = announcer.router
             tracker = PriorityTracker(instance.priority, tracked, interfaces, self._apply(router))
             for t in interfaces:
-                tracker.interface_state(t.name, self._links[t.name].up)
+                tracker.interface_state(t.name, self._link_up(t.name))
             self.trackers[instance.name] = tracker
         used = {t.name for a in self.announcers for t in a.config.track_scripts}
         for script in self.config.vrrp_scripts:
             if script.name in used:
-                probe = probe_for(script, self.config, self.reactor)
+                try:
+                    probe = probe_for(script, self.config, self.reactor)
+                except OSError as exc:
+                    raise SystemExit(f"stack: [vrrp_script {script.name}]: {exc}") from None
                 self.checks.append(ScriptCheck(script, probe, self._script_result, self.reactor))
+
+    def _link_up(self, name: str) -> bool:
+        """The state the link watcher reports changes from: a change between the interface
+        lookup and the watcher's subscription would otherwise never reach the tracker."""
+        known = self._watcher.state(name) if self._watcher is not None else None
+        return self._links[name].up if known is None else known
 
     @staticmethod
     def _apply(router: VirtualRouter) -> Callable[[int, bool], None]:
@@ -387,4 +397,6 @@ class VrrpService(Service):
             sock.close()
         if self._watcher is not None:
             self._watcher.close()
+        if self._book is not None:
+            self._book.close()
         return super().stopService()
