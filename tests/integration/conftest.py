@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from origin import KillableOrigin, Origin
+from system import require_system as require_system  # the integration tests import it here
 
 TWISTD = str(Path(sys.executable).parent / "twistd")
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,10 +137,3 @@ def raw_exchange(port: int, data: bytes, timeout: float = 3.0) -> tuple[bytes, b
         closed = True
     s.close()
     return out, closed
-
-
-def require_system(reason: str) -> None:
-    """Skip with ``reason`` on a laptop; fail in CI (STACK_REQUIRE_SYSTEM=1)."""
-    if os.environ.get("STACK_REQUIRE_SYSTEM"):
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)

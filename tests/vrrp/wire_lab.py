@@ -17,16 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-import pytest
+from system import require_system
 
 CLONE_NEWNET = 0x40000000
-
-
-def require_system(reason: str) -> None:
-    """Skip with ``reason`` on a laptop; fail in CI (STACK_REQUIRE_SYSTEM=1)."""
-    if os.environ.get("STACK_REQUIRE_SYSTEM"):
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def require_root_netns() -> None:

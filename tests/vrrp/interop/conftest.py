@@ -12,13 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from interop_lab import HOSTS, PREFIX, Lab, Nodes
-
-
-def require_system(reason: str) -> None:
-    """Skip with ``reason`` on a laptop; fail in CI (STACK_REQUIRE_SYSTEM=1)."""
-    if os.environ.get("STACK_REQUIRE_SYSTEM"):
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
+from system import require_system
 
 
 def _missing() -> str | None:
