@@ -751,7 +751,7 @@ class VrrpInstance:
     garp_lower_prio_delay: float = 5.0
     garp_lower_prio_repeat: int = 5
     lower_prio_no_advert: bool = False
-    higher_prio_send_advert: bool = False
+    higher_prio_send_advert: bool = True
     down_timer_adverts: int = 3
     checksum_as_v2: bool = False
     auth_pass: bytes | None = None

@@ -672,7 +672,7 @@ def _complete(draft: InstanceDraft, report: _Report) -> None:
         garp_lower_prio_delay=_given(value("garp_lower_prio_delay"), garp_delay),
         garp_lower_prio_repeat=_given(value("garp_lower_prio_repeat"), garp_repeat),
         lower_prio_no_advert=bool(value("lower_prio_no_advert")),
-        higher_prio_send_advert=bool(value("higher_prio_send_advert")),
+        higher_prio_send_advert=_given(value("higher_prio_send_advert"), True) is True,
         down_timer_adverts=cast(int, value("down_timer_adverts") or 3),
         checksum_as_v2=bool(value("v3_checksum_as_v2")),
         auth_pass=auth_pass,

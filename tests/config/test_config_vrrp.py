@@ -65,7 +65,10 @@ def test_defaults_are_keepalived_s(load_ini: Load) -> None:
     assert (v.garp_lower_prio_delay, v.garp_lower_prio_repeat) == (5.0, 5)
     assert (v.garp_master_refresh, v.garp_master_refresh_repeat) == (0.0, 1)
     assert (v.nopreempt, v.preempt_delay, v.down_timer_adverts) == (False, 0.0, 3)
-    assert not (v.lower_prio_no_advert or v.higher_prio_send_advert or v.checksum_as_v2)
+    assert not (v.lower_prio_no_advert or v.checksum_as_v2)
+    # stack's one departure: a yielding master's last advert makes the winner re-announce
+    # itself with gratuitous ARPs, so clients never stay on the loser after a split brain
+    assert v.higher_prio_send_advert
     assert v.auth_pass is None and v.unicast_peers == () and v.unicast_src_ip is None
     assert v.track_scripts == () and v.track_interfaces == () and not v.dont_track_primary
     assert v.notify == () and v.notify_master == ()

@@ -81,6 +81,8 @@ def instance(**overrides: Any) -> VrrpInstance:
         "advert_int": 100,
         "version": 2,
         "addresses": (VirtualAddress(IPv4Interface("10.99.0.100/24")),),
+        # keepalived's default; stack's (on) is tested where higher_prio_send_advert is named
+        "higher_prio_send_advert": False,
     }
     settings.update(overrides)
     return VrrpInstance(**settings)
