@@ -1,6 +1,6 @@
 """Side-by-side benchmarks of stack against the seed deployment, same origin, same load.
 
-Run it as ``scripts/bench`` (see ``--help``). Three benchmarks, all by default (``--only``):
+Run it as ``scripts/bench`` (see ``--help``). Four benchmarks, all by default (``--only``):
 
 * ``balancer``: stack's balancer tier against HAProxy 2.6 (``nbthread 1``), plain HTTP;
 * ``edge``: the full HTTPS pipeline over keep-alive. stack's edge and balancer in one process
@@ -16,6 +16,11 @@ Run it as ``scripts/bench`` (see ``--help``). Three benchmarks, all by default (
   and the origin's request counter (its HAProxy stats socket) must not move during any run.
   Reported: req/s, CPU-us per request and req/s per core of each, and stack's ratios to each.
   A reference that is not installed is left out; skipped when neither is.
+* ``failover``: the two-host pair of ``scripts/ha-lab`` (network namespaces, root): the time a
+  client polling the VIP over HTTPS sees between a failure of the MASTER and the first answer
+  through the other load balancer, for VRRPv3 at ``advert_int 0.1`` and for keepalived's
+  defaults (v2, 1 s), each for a clean stop, a SIGKILL and a cut link, beside keepalived's
+  own figures (vrrp.md section 6). Skipped when not root.
 
 The method is python.md section 3's:
 
@@ -80,7 +85,7 @@ GOAL_RATIO = 2.0
 # to the seed deployment's (higher is better)
 EDGE_TARGET_RATIO = 1.0
 EDGE_GOAL_RATIO = 1.5
-BENCHMARKS = ("balancer", "edge", "cache")
+BENCHMARKS = ("balancer", "edge", "cache", "failover")
 MAX_BAD_FRACTION = 0.01  # more non-2xx answers than this and the run measured an error path
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SAMPLE_INTERVAL = 0.5  # seconds between /proc/net/tcp samples during an edge run
@@ -1370,7 +1375,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
         description=(
-            "Three side-by-side benchmarks, all by default (--only picks one). balancer:"
+            "Four benchmarks, all by default (--only picks one). balancer:"
             " requests/s and CPU-us per request of stack's balancer tier and of HAProxy with"
             " the equivalent config, both proxying to the same origin; ratio stack / haproxy"
             " CPU-us per request, target <= 2.5, goal <= 2.0. edge: the full HTTPS pipeline"
@@ -1380,7 +1385,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             " skipped if apache2 is not installed. cache: cache hits over HTTPS keep-alive,"
             " stack's edge cache against Apache 2.4 mod_cache_disk and nginx proxy_cache"
             " serving the same objects (--cache-objects); ratios of req/s and of throughput per"
-            " core, stack / each. What is under test runs on --proxy-cpu; wrk"
+            " core, stack / each. failover: takeover times of the scripts/ha-lab pair (root)"
+            " for VRRPv3 at 0.1 s and v2 at 1 s, stop/kill/cut, beside keepalived's."
+            " What is under test runs on --proxy-cpu; wrk"
             " and the origin on --load-cpu. Exits non-zero only if something failed to run,"
             " never because of a slow result."
         ),
@@ -1389,7 +1396,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         choices=BENCHMARKS,
-        help="run one benchmark (default: balancer, then edge, then cache)",
+        help="run one benchmark (default: balancer, then edge, then cache, then failover)",
     )
     parser.add_argument(
         "--cache-objects",
@@ -1461,10 +1468,58 @@ def paired_ratios(
     return [a / b for a, b in pairs if b > 0]
 
 
+FAILOVER_SETTINGS = ((3, 0.1), (2, 1.0))  # (VRRP version, advert_int seconds)
+FAILOVER_HOWS = ("stop", "kill", "cut")
+
+
+def failover_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, raw sockets)"
+    if shutil.which("ip") is None:
+        return "needs iproute2's ip"
+    return None
+
+
+def run_failover(args: argparse.Namespace) -> dict[str, object]:
+    """Takeover times seen by a polling client, per VRRP setting and kind of failure."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import ha_lab
+
+    runs = 1 if args.quick else args.rounds
+    print("== failover: scripts/ha-lab, a client polling https://VIP/ every 10 ms")
+    results: dict[str, object] = {}
+    for version, advert_int in FAILOVER_SETTINGS:
+        rows = ha_lab.measure(version, advert_int, FAILOVER_HOWS, runs)
+        label = f"v{version} advert_int {advert_int:g} s"
+        for how in FAILOVER_HOWS:
+            mine = [r for r in rows if r["how"] == how]
+            times = [r["takeover"] for r in mine if r.get("takeover") is not None]
+            expected = mine[0].get("expected") if mine else None
+            sticky = all(r.get("sticky") for r in mine)
+            shown = " ".join(f"{t:.3f}" for t in times) or "no takeover seen"
+            median = statistics.median(times) if times else None
+            print(
+                f"{label:<20} {how:<5} takeover s: {shown}"
+                + (f" (median {median:.3f})" if median is not None else "")
+                + (f"; keepalived: {expected}" if expected else "")
+                + ("; sticky session kept" if sticky else "; sticky session LOST"),
+                flush=True,
+            )
+            results[f"v{version}/{advert_int:g}/{how}"] = {
+                "takeover": times,
+                "median": median,
+                "expected": expected,
+                "sticky": sticky,
+            }
+    return results
+
+
 def run(args: argparse.Namespace, procs: Processes, benchmark: str) -> dict[str, object]:
     """One benchmark: start, warm up, alternate rounds, print; returns the JSON results."""
     if benchmark == "cache":
         return run_cache(args, procs)
+    if benchmark == "failover":
+        return run_failover(args)
     edge = benchmark == "edge"
     if edge:
         print("== edge: HTTPS keep-alive pipeline, stack edge+balancer vs Apache 2.4 + HAProxy")
@@ -1561,6 +1616,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "edge" in benchmarks and (reason := apache_missing(args)):
         print(f"bench: edge benchmark skipped: {reason}", flush=True)
         benchmarks.remove("edge")
+    if "failover" in benchmarks and (reason := failover_unavailable()):
+        print(f"bench: failover benchmark skipped: {reason}", flush=True)
+        benchmarks.remove("failover")
     if "cache" in benchmarks and len(missing := cache_unavailable(args)) == 2:
         print(f"bench: cache benchmark skipped: {'; '.join(missing.values())}", flush=True)
         benchmarks.remove("cache")
