@@ -119,7 +119,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     if "vrrp" in tiers:
         from stack.vrrp.service import VrrpService
 
-        # Last: stopped first, so the address moves while the edge and balancer still serve.
+        # After the edge and the balancer: stopped before them, so the address moves while
+        # they still serve.
         VrrpService(config, reactor).setServiceParent(root)
     if config.global_.stats_sockets:
         from stack.runtime.service import RuntimeService

@@ -31,7 +31,6 @@ from stack.vrrp import frames, privileges
 from stack.vrrp.machine import State, VirtualRouter
 from stack.vrrp.netlink import AddressBook, LinkReader, LinkWatcher
 from stack.vrrp.packet import AdvertBuilder, PacketError, decode
-from stack.vrrp.privileges import CapabilityError
 from stack.vrrp.scripts import ScriptCheck, probe_for, run_notify
 from stack.vrrp.sockets import (
     MULTICAST_V4,
@@ -162,7 +161,7 @@ class Announcer:
     ) -> None:
         try:
             action(vip, self.config.interface)
-        except OSError as exc:
+        except Exception as exc:  # whatever netlink says, the transition must complete
             self.log(f"cannot {what} {vip.interface} on {vip.dev or self.config.interface}: {exc}")
 
     def remove_leftovers(self) -> None:
@@ -240,6 +239,7 @@ class VrrpService(Service):
         self._watcher: LinkWatcher | None = None
         self._links: dict[str, Link] = {}
         self._book: AddressBook | None = None
+        self._vips: set[IpAddress] = set()
 
     # --- start ------------------------------------------------------------------------------
 
@@ -249,11 +249,17 @@ class VrrpService(Service):
         if os.geteuid() == 0:
             privileges.keep_capabilities()
         book = self._book = AddressBook()
+        # No interface's primary address is ever a VIP, even one a killed predecessor left.
+        self._vips = {
+            v.address
+            for instance in self.config.vrrp_instances
+            for v in (*instance.addresses, *instance.excluded_addresses)
+        }
         for instance in self.config.vrrp_instances:
             try:
                 self._open(instance, book)
-            except OSError as exc:
-                reason = str(exc) if isinstance(exc, CapabilityError) else exc.strerror or exc
+            except (OSError, ValueError) as exc:  # ValueError: an interface without a MAC
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 raise SystemExit(f"stack: [vrrp_instance {instance.name}]: {reason}") from None
         self._watcher = LinkWatcher()
 
@@ -265,9 +271,7 @@ class VrrpService(Service):
         devices.update(t.name for t in instance.track_interfaces)
         for dev in sorted(devices):
             if dev not in self._links:
-                # The primary address is never one of our VIPs, even when a killed
-                # predecessor left them on the interface.
-                self._links[dev] = link(dev, exclude=[v.address for v in vips])
+                self._links[dev] = link(dev, exclude=self._vips)
         multicast = not instance.unicast_peers
         key = (instance.interface, instance.family, multicast)
         shared = self._sockets.get(key)

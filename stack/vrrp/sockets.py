@@ -32,7 +32,6 @@ from stack.config.model import IpAddress
 from stack.vrrp import packet
 from stack.vrrp.privileges import CapabilityError
 
-PROTOCOL = 112
 MULTICAST_V4 = IPv4Address("224.0.0.18")
 MULTICAST_V6 = IPv6Address("ff02::12")
 
@@ -165,7 +164,7 @@ class AdvertSocket:
         self._view = memoryview(self._buffer)
         af = socket.AF_INET if self.version == 4 else socket.AF_INET6
         try:
-            sock = socket.socket(af, socket.SOCK_RAW | socket.SOCK_NONBLOCK, PROTOCOL)
+            sock = socket.socket(af, socket.SOCK_RAW | socket.SOCK_NONBLOCK, packet.PROTOCOL)
         except PermissionError:
             raise CapabilityError("CAP_NET_RAW", "open a raw socket", link.name) from None
         try:

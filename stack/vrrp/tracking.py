@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from stack.config.model import TrackInterface, TrackScript, VrrpScript
-
-OWNER = 255
+from stack.vrrp.machine import OWNER
 
 
 @dataclass(frozen=True, slots=True)
