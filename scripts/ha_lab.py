@@ -608,12 +608,14 @@ def healthy_priority(config: Any) -> int:
 
 
 def theory(version: int, advert_int: int, backup_priority: int) -> dict[str, float]:
-    """RFC timers for the backup: a clean stop costs Skew_Time, a silent loss between
-    Master_Down_Interval - Advertisement_Interval and Master_Down_Interval."""
-    interval = advert_int / 100
-    skew = (256 - backup_priority) / 256 * (interval if version == 3 else 1.0)
-    down = 3 * interval + skew
-    return {"skew": skew, "silent_min": down - interval, "silent_max": down}
+    """The backup's timers, as stack's state machine computes them: a clean stop costs
+    Skew_Time, a silent loss between Master_Down_Interval - Advertisement_Interval and
+    Master_Down_Interval."""
+    from stack.vrrp.machine import master_down_interval, skew_time
+
+    down = master_down_interval(version, backup_priority, advert_int)
+    skew = skew_time(version, backup_priority, advert_int)
+    return {"skew": skew, "silent_min": down - advert_int / 100, "silent_max": down}
 
 
 class HaLab:
