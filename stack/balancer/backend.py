@@ -12,6 +12,7 @@ from collections import deque
 from typing import Protocol
 
 from stack.balancer.algorithms import Balancer, make_balancer
+from stack.balancer.counters import ProxyCounters, ServerCounters
 from stack.config.model import Algorithm, Backend, Server
 from stack.http.deadlines import Deadlines
 
@@ -46,16 +47,40 @@ class QueuedRequest:
         self.backend.dequeue(self)
 
 
+# HAProxy's administrative state bits (include/haproxy/server-t.h SRV_ADMF_*), as
+# `show servers state` prints them in srv_admin_state.
+ADMIN_FMAINT = 0x01  # forced maintenance: runtime API or stats page
+ADMIN_IMAINT = 0x02  # inherited from a tracked server
+ADMIN_CMAINT = 0x04  # the config's `disabled`
+ADMIN_FDRAIN = 0x08  # forced drain: runtime API or stats page
+ADMIN_IDRAIN = 0x10  # inherited drain
+ADMIN_RMAINT = 0x20  # DNS resolution failure
+ADMIN_MAINT = ADMIN_FMAINT | ADMIN_IMAINT | ADMIN_CMAINT | ADMIN_RMAINT
+ADMIN_DRAIN = ADMIN_FDRAIN | ADMIN_IDRAIN
+
+
 class ServerRuntime:
-    """One server as the balancer sees it at run time."""
+    """One server as the balancer sees it at run time.
+
+    ``up`` is the operational state health checks move; ``admin`` the administrative bits
+    (``ADMIN_*``) the config, the runtime API and the stats page set: any maintenance bit
+    takes the server out of traffic and stops its checks; a drain bit zeroes its effective
+    ``weight`` so only persistent clients reach it. ``uweight`` is the weight the operator
+    asked for (the config's, or ``set weight``); ``weight`` the effective one the balancer
+    uses (``uweight`` scaled by slowstart, 0 while draining). ``last_change`` is the reactor
+    time of the last change of state, UP/DOWN or administrative (the stats' ``lastchg``).
+    ``counters`` are the figures the stats report; the object is handed on across reloads.
+    """
 
     __slots__ = (
         "address",
+        "admin",
         "backend",
         "backup",
         "config",
         "cookie",
-        "disabled",
+        "counters",
+        "last_change",
         "maxconn",
         "maxqueue",
         "name",
@@ -64,6 +89,7 @@ class ServerRuntime:
         "served",
         "total",
         "up",
+        "uweight",
         "weight",
     )
 
@@ -74,18 +100,32 @@ class ServerRuntime:
         self.puid = puid  # HAProxy's numeric server id: position in the backend, from 1
         self.cookie = config.cookie
         self.address = config.address
+        self.uweight = config.weight
         self.weight = config.weight
         self.maxconn = config.maxconn
         self.maxqueue = config.maxqueue
         self.backup = config.backup
-        self.disabled = config.disabled
-        self.up = True  # health checks (a later issue) will move this
+        # HAProxy's `disabled` sets both the config and the forced bit, so `enable server`
+        # (which clears the forced one) brings the server in.
+        self.admin = ADMIN_CMAINT | ADMIN_FMAINT if config.disabled else 0
+        self.up = True  # health checks move this
         self.served = 0
         self.total = 0
+        self.last_change = 0.0
+        self.counters = ServerCounters()
         self.queue: deque[QueuedRequest] = deque()
 
+    @property
+    def disabled(self) -> bool:
+        """In maintenance, whatever set it."""
+        return bool(self.admin & ADMIN_MAINT)
+
+    @property
+    def draining(self) -> bool:
+        return bool(self.admin & ADMIN_DRAIN)
+
     def usable(self) -> bool:
-        return self.up and not self.disabled
+        return self.up and not self.admin & ADMIN_MAINT
 
     @property
     def load(self) -> int:
@@ -122,6 +162,8 @@ class BackendRuntime:
         self.queue: deque[QueuedRequest] = deque()
         self.active = 0  # requests between assignment and release
         self.total = 0
+        self.counters = ProxyCounters()
+        self.last_change = 0.0  # reactor time the backend last went UP or DOWN
 
     # -- facts for ACLs and logs -----------------------------------------------------------------
 

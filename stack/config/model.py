@@ -437,6 +437,7 @@ class Backend:
     stick_table: StickTable | None = None
     stick_rules: tuple[StickRule, ...] = ()
     redirects: tuple[Redirect, ...] = ()
+    stats: StatsPage | None = None
     # What the loader translated from an obsolete form (``appsession``), said once at start.
     notices: tuple[str, ...] = ()
 
@@ -471,6 +472,29 @@ class Frontend:
     logs: tuple[LogTarget, ...] = ()
     origin: Origin | None = None
     redirects: tuple[Redirect, ...] = ()
+    stats: StatsPage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsPage:
+    """The ``stats`` lines of a proxy: HAProxy's statistics page.
+
+    A request whose path starts with ``uri`` is answered by the page instead of a server.
+    ``users`` are the ``stats auth USER:PASSWORD`` pairs (none: no authentication, which the
+    balancer warns about at start); ``admin`` is the ``stats admin if COND`` condition that
+    enables the drain/maint/ready buttons (``None``: read-only). ``refresh`` is the
+    ``stats refresh`` period in seconds.
+    """
+
+    uri: str = "/haproxy?stats"  # include/haproxy/defaults.h STATS_DEFAULT_URI
+    realm: str = "HAProxy Statistics"  # STATS_DEFAULT_REALM
+    users: tuple[tuple[str, str], ...] = ()
+    refresh: float | None = None
+    admin: Condition | None = None
+    hide_version: bool = False
+    show_node: str | None = None  # stats show-node [NAME]: "" means the global node name
+    show_legends: bool = False
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +524,8 @@ class Global:
     state_dir: str = "/var/lib/stack"
     dh_param: int = 2048
     stats_sockets: tuple[StatsSocket, ...] = ()
+    localpeer: str = ""  # the local peer's name in every [peers] section (HAProxy: hostname)
+    workers: int = 1  # processes sharing the listeners (stack's nbproc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -774,6 +800,42 @@ class VrrpInstance:
         return self.addresses[0].interface.version if self.addresses else 4
 
 
+# --- stick-table replication (HAProxy's peers) ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """``peer NAME ADDRESS:PORT`` of a ``peers`` section. The local peer's address is where
+    this process listens for the others; the remote ones are where it connects."""
+
+    name: str
+    address: Endpoint
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeersSection:
+    """A ``[peers NAME]`` section: the nodes that replicate the stick tables declaring
+    ``peers NAME``. ``local`` is the name of this node's own peer line (``localpeer`` in
+    ``[global]``, else the host name, as HAProxy chooses it)."""
+
+    name: str
+    peers: tuple[Peer, ...]
+    local: str
+    origin: Origin | None = None
+
+    @property
+    def local_peer(self) -> Peer:
+        for peer in self.peers:
+            if peer.name == self.local:
+                return peer
+        raise KeyError(self.local)
+
+    @property
+    def remote_peers(self) -> tuple[Peer, ...]:
+        return tuple(p for p in self.peers if p.name != self.local)
+
+
 @dataclass(frozen=True, slots=True)
 class StackConfig:
     """The whole validated configuration."""
@@ -786,6 +848,7 @@ class StackConfig:
     edges: tuple[Edge, ...] = ()
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     vrrp_scripts: tuple[VrrpScript, ...] = ()
+    peers: tuple[PeersSection, ...] = ()
 
     @property
     def tiers(self) -> tuple[str, ...]:
