@@ -21,6 +21,7 @@ DEMO = "demo"
 EDGE = "edge"
 VRRP_INSTANCE = "vrrp_instance"
 VRRP_SCRIPT = "vrrp_script"
+PEERS = "peers"
 
 SECTION_KINDS = (
     GLOBAL,
@@ -32,9 +33,10 @@ SECTION_KINDS = (
     DEMO,
     VRRP_INSTANCE,
     VRRP_SCRIPT,
+    PEERS,
 )
 PROXY_KINDS = (FRONTEND, BACKEND, LISTEN)
-SECTIONS_NOT_YET = ("stats", "peers")
+SECTIONS_NOT_YET = ("stats",)
 # keepalived.conf blocks other than vrrp_instance and vrrp_script, with what to do instead.
 KEEPALIVED_SECTIONS: dict[str, str] = {
     "vrrp_sync_group": "is not supported yet (each vrrp_instance changes state on its own)",
@@ -98,6 +100,7 @@ def _d(
 _FE = "defaults frontend listen"
 _BE = "defaults backend listen"
 _ANY_PROXY = "defaults frontend backend listen"
+_STATS = "frontend backend listen"
 
 DIRECTIVES: dict[str, Directive] = {
     d.name: d
@@ -111,6 +114,8 @@ DIRECTIVES: dict[str, Directive] = {
         _d("tune.ssl.default-dh-param", "global"),
         _d("state-dir", "global"),
         _d("stats socket", "global", multi=True),
+        _d("localpeer", "global"),
+        _d("workers", "global"),
         _d("mode", _ANY_PROXY),
         _d("retries", _BE),
         _d("balance", _BE),
@@ -152,8 +157,21 @@ DIRECTIVES: dict[str, Directive] = {
         _d("server", "backend listen", named="server name"),
         _d("http-request", "frontend backend listen", multi=True),
         _d("http-response", "frontend backend listen", multi=True),
+        _d("stats enable", _STATS, switch=True),
+        _d("stats uri", _STATS),
+        _d("stats realm", _STATS),
+        _d("stats auth", _STATS, multi=True),
+        _d("stats refresh", _STATS),
+        _d("stats admin", _STATS),
+        _d("stats hide-version", _STATS, switch=True),
+        _d("stats show-legends", _STATS, switch=True),
+        _d("stats show-node", _STATS),
     )
 }
+# The stats lines other than 'stats socket': they make a proxy serve the statistics page.
+STATS_PAGE = tuple(
+    name for name in DIRECTIVES if name.startswith("stats ") and name != "stats socket"
+)
 
 # [demo NAME] sections configure stack's built-in origins, not HAProxy proxies.
 DEMO_KEYS = ("app", "bind")
@@ -168,8 +186,11 @@ TWISTD: dict[str, str] = {
     "gid": "'gid' is handled by twistd: use twistd --gid",
     "pidfile": "'pidfile' is handled by twistd: use twistd --pidfile",
     "chroot": "'chroot' is handled by twistd: use twistd --chroot",
-    "nbproc": "'nbproc' is not supported: stack runs one reactor per process",
-    "nbthread": "'nbthread' is not supported: stack runs one reactor per process",
+    "nbproc": "'nbproc' is written 'workers' in stack: 'workers = N' processes share the listeners",
+    "nbthread": (
+        "'nbthread' is not supported: stack runs one reactor per process; 'workers = N' runs "
+        "N processes sharing the listeners"
+    ),
     "debug": "'debug' is handled by twistd: use twistd -n to stay in the foreground",
 }
 
@@ -223,7 +244,6 @@ LEGACY: dict[str, str] = {
 NOT_YET = (
     "http-check",  # connect, comment, disable-on-404, send-state, set-var ...
     "stats",
-    "peers",
     "monitor-uri",
     "ssl-default-bind-ciphers",
     "ssl-default-bind-options",

@@ -52,16 +52,19 @@ from .model import (
     Limits,
     LogTarget,
     Origin,
+    PeersSection,
     Redirect,
     Sample,
     Server,
     StackConfig,
+    StatsPage,
     StatsSocket,
     StickRule,
     StickTable,
     Timeouts,
     UseBackend,
 )
+from .peers import PeersDraft, read_peers, resolve_peers
 from .values import (
     INT_MAX,
     WILDCARDS,
@@ -93,6 +96,8 @@ from .vrrp import InstanceDraft, ScriptDraft, read_vrrp_instance, read_vrrp_scri
 from .words import WordError, join_words, split_words
 
 T = TypeVar("T")
+
+MAX_WORKERS = 64
 
 # The status codes HAProxy accepts in errorfile (haproxy.md §1.11).
 ERRORFILE_CODES: tuple[int, ...] = (
@@ -233,6 +238,11 @@ class _Draft:
     limits: dict[str, int] = field(default_factory=dict)
     spread_checks: int | None = None
     stats_sockets: list[StatsSocket] = field(default_factory=list)
+    localpeer: str = ""
+    workers: int | None = None
+    # stats page lines: directive -> (words, origin, value as written)
+    stats: dict[str, tuple[list[str], Origin, str | None]] = field(default_factory=dict)
+    stats_auth: list[tuple[str, str, Origin]] = field(default_factory=list)
     # [demo NAME]
     app: str | None = None
     demo_bind: tuple[Endpoint, Origin] | None = None
@@ -282,6 +292,7 @@ class _Loader:
         edges: list[EdgeDraft] = []
         vrrp_instances: list[InstanceDraft] = []
         vrrp_scripts: list[ScriptDraft] = []
+        peers: list[PeersDraft] = []
         edge_defaults = _timeouts(defaults_draft.timeouts)
         for kind, name, section in classified:
             if kind in dirs.PROXY_KINDS:
@@ -307,7 +318,11 @@ class _Loader:
                 vrrp_instances.append(read_vrrp_instance(name, section, self.path, self.problems))
             elif kind == dirs.VRRP_SCRIPT:
                 vrrp_scripts.append(read_vrrp_script(name, section, self.path, self.problems))
+            elif kind == dirs.PEERS:
+                peers.append(read_peers(name, section, self.path, self.problems))
+        peers_sections = resolve_peers(peers, global_.localpeer, self.problems)
         self._cross_check(built, demos, edges)
+        self._check_peers(built, peers, peers_sections)
         frontends = tuple(b.frontend for b in built if b.frontend is not None)
         # the tiers a vrrp_script's 'check' may name: those this file describes
         tiers = (*(["edge"] if edges else []), *(["balancer"] if frontends else []))
@@ -325,6 +340,7 @@ class _Loader:
             edges=tuple(_resolve_proxy_pass(e.edge, frontends) for e in edges if e.edge),
             vrrp_instances=instances,
             vrrp_scripts=scripts,
+            peers=tuple(peers_sections),
         )
 
     def _read_text(self) -> str | None:
@@ -375,7 +391,14 @@ class _Loader:
                     return "named defaults sections are not supported: write [defaults]"
                 return "[global] takes no name"
             return None
-        if kind in (*dirs.PROXY_KINDS, dirs.DEMO, dirs.EDGE, dirs.VRRP_INSTANCE, dirs.VRRP_SCRIPT):
+        if kind in (
+            *dirs.PROXY_KINDS,
+            dirs.DEMO,
+            dirs.EDGE,
+            dirs.VRRP_INSTANCE,
+            dirs.VRRP_SCRIPT,
+            dirs.PEERS,
+        ):
             if len(words) == 1:
                 return f"a {kind} section needs a name: [{kind} NAME]"
             if len(words) > 2:
@@ -400,7 +423,7 @@ class _Loader:
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return (
             f"unknown section type '{kind}' (use global, defaults, edge, frontend, backend, "
-            f"listen, demo, vrrp_instance or vrrp_script){hint}"
+            f"listen, peers, demo, vrrp_instance or vrrp_script){hint}"
         )
 
     # --- one section: keys to draft -------------------------------------------------------------
@@ -503,6 +526,11 @@ class _Loader:
                 "'stick' is followed by 'on', 'match', 'store-request' or 'store-response' in "
                 f"the key, as in 'stick on = req.cook(JSESSIONID)'{hint}"
             )
+        if first == "peers":
+            return (
+                "'peers' is an option of the stick-table line ('stick-table = type ip size 1m "
+                "peers NAME'), with the nodes in a [peers NAME] section"
+            )
         for candidate in (two, first):
             if candidate in dirs.NOT_YET:
                 shown = two if first in ("stats", "http-check") else candidate
@@ -579,7 +607,11 @@ class _Loader:
             return
         line, value = single
         if value is None:  # a bare "option redispatch" line, written without "="
-            if not spec.switch and spec.name not in ("option forwardfor", "option httpchk"):
+            if not spec.switch and spec.name not in (
+                "option forwardfor",
+                "option httpchk",
+                "stats show-node",
+            ):
                 self._problem(header, key, line, f"'{spec.name}' needs a value: '{key} = ...'")
                 return
             self._guard(draft, spec, item_name, key, line, "", [], None)
@@ -623,7 +655,9 @@ class _Loader:
         value: str | None,
     ) -> None:
         name = spec.name
-        if spec.switch:
+        if name in dirs.STATS_PAGE:
+            self._stats_line(draft, name, words, origin, value)
+        elif spec.switch:
             on = parse_switch(value)
             if name in _SWITCHES:
                 setattr(draft, _SWITCHES[name], on)
@@ -672,6 +706,11 @@ class _Loader:
             draft.state_dir = path if os.path.isabs(path) else os.path.join(self.base_dir, path)
         elif name == "stats socket":
             draft.stats_sockets.append(self._stats_socket(draft.stats_sockets, words, origin))
+        elif name == "localpeer":
+            draft.localpeer = _one(words, name)
+            check_name(draft.localpeer, "peer")
+        elif name == "workers":
+            draft.workers = parse_int(_one(words, name), "workers", 1, MAX_WORKERS)
         elif name == "tune.ssl.default-dh-param":
             draft.dh_param = parse_int(_one(words, name), name, 1024, 16384)
         elif name.startswith("tune."):
@@ -877,6 +916,8 @@ class _Loader:
             state_dir=draft.state_dir or Global().state_dir,
             dh_param=draft.dh_param or Global().dh_param,
             stats_sockets=tuple(draft.stats_sockets),
+            localpeer=draft.localpeer,
+            workers=draft.workers or 1,
         )
 
     def _demo(self, draft: _Draft) -> tuple[DemoServer, Origin] | None:
@@ -918,6 +959,7 @@ class _Loader:
             for directive in ("http-request", "http-response")
         }
         redirects = tuple(self._redirects(built, lookup))
+        stats = self._stats_page(built, lookup)
         origin = self._origin(draft.header, "", draft.line)
         if draft.kind in (dirs.FRONTEND, dirs.LISTEN):
             if not draft.binds:
@@ -950,6 +992,7 @@ class _Loader:
                 logs=logs,
                 origin=origin,
                 redirects=() if listen else redirects,
+                stats=stats,
             )
         if draft.kind in (dirs.BACKEND, dirs.LISTEN):
             notices: list[str] = []
@@ -982,8 +1025,116 @@ class _Loader:
                 stick_rules=stick_rules,
                 redirects=redirects,
                 notices=tuple(notices),
+                # a listen's page is its frontend's: every request that arrives may ask for it
+                stats=None if draft.kind == dirs.LISTEN else stats,
             )
         return built
+
+    def _stats_line(
+        self, draft: _Draft, name: str, words: list[str], origin: Origin, value: str | None
+    ) -> None:
+        """One ``stats`` line of a proxy, checked now; :meth:`_stats_page` assembles them."""
+        if name == "stats auth":
+            user, sep, password = (words[0] if len(words) == 1 else "").partition(":")
+            if len(words) != 1 or not sep or not user:
+                raise Invalid(
+                    "'stats auth' expects USER:PASSWORD (escape spaces with '\\ ' or quote it)"
+                )
+            for known, _pw, at in draft.stats_auth:
+                if known == user:
+                    raise Invalid(f"user '{user}' already has a password (line {at.line})")
+            draft.stats_auth.append((user, password, origin))
+            return
+        if name in ("stats enable", "stats hide-version", "stats show-legends"):
+            parse_switch(value)
+        elif name == "stats uri":
+            uri = _one(words, name)
+            if not uri.startswith("/"):
+                raise Invalid(f"'stats uri' is a path prefix starting with '/', not {uri!r}")
+        elif name == "stats realm":
+            if len(words) != 1:
+                raise Invalid(
+                    "'stats realm' is one word: escape its spaces ('HAProxy\\ Statistics') or "
+                    "quote it"
+                )
+            if '"' in words[0]:
+                raise Invalid("'stats realm' cannot contain a double quote")
+        elif name == "stats refresh":
+            if parse_duration(_one(words, name)) <= 0:
+                raise Invalid("'stats refresh' needs a period above 0, such as 10s")
+        elif name == "stats admin":
+            if not words or words[0] not in ("if", "unless"):
+                raise Invalid(
+                    "'stats admin' takes a condition: 'stats admin = if LOCALHOST' (or 'if TRUE' "
+                    "to let every authenticated user act)"
+                )
+        elif name == "stats show-node" and len(words) > 1:
+            raise Invalid("'stats show-node' takes at most one name")
+        draft.stats[name] = (words, origin, value)
+
+    def _stats_page(
+        self, built: _Built, lookup: Callable[[str], tuple[Acl, ...] | None]
+    ) -> StatsPage | None:
+        """The proxy's statistics page: any ``stats`` line but ``stats enable = off`` turns
+        it on, as in HAProxy (``stats uri`` alone enables it)."""
+        draft = built.draft
+        lines = draft.stats
+        if not lines and not draft.stats_auth:
+            return None
+        enable = lines.get("stats enable")
+        if enable is not None and not parse_switch(enable[2]) and len(lines) == 1:
+            return None
+        page = StatsPage()
+        admin: Condition | None = None
+        if "stats admin" in lines:
+            words, origin, _value = lines["stats admin"]
+            try:
+                admin = self._condition(built, words, lookup, origin)
+            except Invalid as exc:
+                self.problems.at(origin, str(exc))
+        node = lines.get("stats show-node")
+        return StatsPage(
+            uri=lines["stats uri"][0][0] if "stats uri" in lines else page.uri,
+            realm=lines["stats realm"][0][0] if "stats realm" in lines else page.realm,
+            users=tuple((user, password) for user, password, _o in draft.stats_auth),
+            refresh=(
+                parse_duration(lines["stats refresh"][0][0]) if "stats refresh" in lines else None
+            ),
+            admin=admin,
+            hide_version="stats hide-version" in lines
+            and parse_switch(lines["stats hide-version"][2]),
+            show_node=(node[0][0] if node[0] else "") if node is not None else None,
+            show_legends="stats show-legends" in lines
+            and parse_switch(lines["stats show-legends"][2]),
+            origin=self._origin(draft.header, "", draft.line),
+        )
+
+    def _check_peers(
+        self, built: list[_Built], drafts: list[PeersDraft], sections: list[PeersSection]
+    ) -> None:
+        """Every ``stick-table ... peers NAME`` names a ``[peers NAME]`` section."""
+        names = [d.name for d in drafts]
+        for item in built:
+            table = item.draft.stick_table
+            if table is None or table[0].peers is None or table[0].peers in names:
+                continue
+            self.problems.at(
+                table[1],
+                f"'peers {table[0].peers}': no [peers {table[0].peers}] section"
+                + suggest(table[0].peers, names),
+            )
+        ports: dict[tuple[str, int], str] = {}
+        for section in sections:
+            local = section.local_peer.address
+            key = (local.host, local.port)
+            if key in ports:
+                self.problems.add(
+                    f"the local peer listens on {local}, as in [peers {ports[key]}]: give each "
+                    "section its own port",
+                    line=section.origin.line if section.origin else 0,
+                    section=f"peers {section.name}",
+                )
+            ports[key] = section.name
 
     def _httpchk(self, draft: _Draft, defaults: _Draft, notices: list[str]) -> HttpCheck | None:
         """``option httpchk`` with the ``http-check`` lines merged in; each of the three comes
@@ -1035,11 +1186,6 @@ class _Loader:
                 table = appsession.table
                 rules.extend(_appsession_rules(appsession, origin))
                 notices.append(_appsession_notice(appsession, origin))
-        if table is not None and table.peers is not None and draft.stick_table is not None:
-            notices.append(
-                f"{draft.stick_table[1]}: 'peers {table.peers}': peers sections are not "
-                "supported yet, so this table lives in this process only and is not replicated"
-            )
         for kind, words, origin in draft.stick_lines:
 
             def condition(cond_words: list[str], origin: Origin = origin) -> Condition:

@@ -690,9 +690,10 @@ _ACTIONS_NOT_YET = {
     "track-sc0",
     "track-sc1",
     "track-sc2",
-    "use-service",
     "wait-for-body",
 }
+# http-request use-service NAME: the services stack has (HAProxy 2.6 registers these names)
+SERVICES = ("prometheus-exporter",)
 
 
 def _regex(text: str) -> re.Pattern[bytes]:
@@ -713,6 +714,8 @@ def parse_header_rule(
     if not words:
         raise Invalid(f"{directive} needs an action such as 'set-header NAME VALUE'")
     action = words[0]
+    if action == "use-service" and directive == "http-request":
+        return _use_service(words, condition, origin)
     actions = dict(_HEADER_ACTIONS)
     if directive == "http-request":
         actions.update(_REQUEST_LINE_ACTIONS)
@@ -752,6 +755,26 @@ def parse_header_rule(
         value = parse_logformat(args[1])
     cond = condition(cond_words) if cond_words is not None else None
     return HeaderRule(action, name, value, regex, cond, origin)
+
+
+def _use_service(
+    words: list[str], condition: Callable[[list[str]], Condition], origin: Origin
+) -> HeaderRule:
+    """``http-request use-service NAME [if|unless COND]``: the request is answered by a
+    service of stack's own (the rule's ``name`` is the service's)."""
+    args, cond_words = split_condition(words, 2)
+    if len(args) < 2:
+        raise Invalid(f"use-service needs a service name ({', '.join(SERVICES)})")
+    if len(args) > 2:
+        raise Invalid(f"use-service: unexpected {join_words(args[2:])!r}")
+    service = args[1]
+    if service not in SERVICES:
+        raise Invalid(
+            f"unknown service {service!r} for use-service (stack has: {', '.join(SERVICES)})"
+            + suggest(service, list(SERVICES))
+        )
+    cond = condition(cond_words) if cond_words is not None else None
+    return HeaderRule("use-service", service.encode(), None, None, cond, origin)
 
 
 # --- cookie persistence --------------------------------------------------------------------------

@@ -157,7 +157,8 @@ def test_config_error_is_an_exception_with_problem_lines(in_tmp: Path) -> None:
     assert isinstance(err, Exception)
     assert err.problems == [
         "t.ini:2: [global] maxconn: maxconn must be between 1 and 2147483647, not 0",
-        "t.ini:3: [global] nbproc: 'nbproc' is not supported: stack runs one reactor per process",
+        "t.ini:3: [global] nbproc: 'nbproc' is written 'workers' in stack: 'workers = N' "
+        "processes share the listeners",
     ]
     assert str(err) == "\n".join(err.problems)
 
@@ -212,7 +213,8 @@ CASES = [
     ),
     (
         "[peers lb]\n",
-        "t.ini:1: [peers lb] section type 'peers' is not supported yet",
+        "t.ini:1: [peers lb] a peers section needs 'peer NAME = ADDRESS:PORT' lines, one per "
+        "node (this one included)",
     ),
     (
         "[edge e]\n",
@@ -239,13 +241,13 @@ CASES = [
     (
         "[DEFAULT]\n",
         "t.ini:1: [DEFAULT] unknown section type 'DEFAULT' (use global, defaults, edge, "
-        "frontend, backend, listen, demo, vrrp_instance or vrrp_script); did you mean "
+        "frontend, backend, listen, peers, demo, vrrp_instance or vrrp_script); did you mean "
         "'defaults'?",
     ),
     (
         "[fronted f]\n",
         "t.ini:1: [fronted f] unknown section type 'fronted' (use global, defaults, edge, "
-        "frontend, backend, listen, demo, vrrp_instance or vrrp_script); did you mean "
+        "frontend, backend, listen, peers, demo, vrrp_instance or vrrp_script); did you mean "
         "'frontend'?",
     ),
     # ini syntax
@@ -345,7 +347,7 @@ CASES = [
     (
         "[global]\nnbthread = 4\n",
         "t.ini:2: [global] nbthread: 'nbthread' is not supported: stack runs one reactor per "
-        "process",
+        "process; 'workers = N' runs N processes sharing the listeners",
     ),
     (
         "[global]\nspread-checks = 51\n",
@@ -584,12 +586,13 @@ CASES = [
         "supported yet",
     ),
     (
-        "[listen l]\nstats uri = /stats\n",
-        "t.ini:2: [listen l] stats uri: 'stats uri' is not supported yet",
+        "[listen l]\nbind = 127.0.0.1:8000\nstats scope = .\n",
+        "t.ini:3: [listen l] stats scope: 'stats scope' is not supported yet",
     ),
     (
         "[backend b]\npeers = mypeers\n",
-        "t.ini:2: [backend b] peers: 'peers' is not supported yet",
+        "t.ini:2: [backend b] peers: 'peers' is an option of the stick-table line ('stick-table "
+        "= type ip size 1m peers NAME'), with the nodes in a [peers NAME] section",
     ),
     (
         "[frontend f]\nbind = :1\nredirect = scheme https code 305\n",

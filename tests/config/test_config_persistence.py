@@ -344,9 +344,13 @@ def test_stick_rules_in_the_loader(load_ini: Load) -> None:
     assert cfg.backend("clients").stick_rules == ()
 
 
-def test_stick_rules_in_a_listen_and_peers_notice(load_ini: Load) -> None:
+def test_stick_rules_in_a_listen_with_peers(load_ini: Load) -> None:
     cfg = load_ini(
         """\
+        [global]
+        localpeer = me
+        [peers LB]
+        peer me = 127.0.0.1:19000
         [listen l]
         bind = 127.0.0.1:8000
         stick-table = type ip size 1m expire 30m peers LB
@@ -356,10 +360,8 @@ def test_stick_rules_in_a_listen_and_peers_notice(load_ini: Load) -> None:
     (backend,) = cfg.backends
     assert backend.stick_table is not None and backend.stick_table.peers == "LB"
     assert [r.kind for r in backend.stick_rules] == ["on"]
-    assert backend.notices == (
-        "t.ini:3: [listen l] stick-table: 'peers LB': peers sections are not supported yet, so "
-        "this table lives in this process only and is not replicated",
-    )
+    assert backend.notices == ()
+    assert [s.name for s in cfg.peers] == ["LB"]
 
 
 def test_stick_table_references(problems_of: Problems) -> None:

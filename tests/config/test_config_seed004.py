@@ -267,11 +267,7 @@ def test_the_stats_listen_section(tmp_path: Path) -> None:
     )
     path = tmp_path / "stats.ini"
     path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load(str(path))
-    assert [p.split(": ", 1)[1] for p in info.value.problems] == [
-        "[listen admin_stats] stats uri: 'stats uri' is not supported yet",
-        "[listen admin_stats] stats refresh: 'stats refresh' is not supported yet",
-        "[listen admin_stats] stats realm: 'stats realm' is not supported yet",
-        "[listen admin_stats] stats auth: 'stats auth' is not supported yet",
-    ]
+    page = load(str(path)).frontend("admin_stats").stats
+    assert page is not None
+    assert (page.uri, page.refresh, page.realm) == ("/stats", 10.0, "HAProxy Global stats")
+    assert page.users == (("admin", "admin"),)

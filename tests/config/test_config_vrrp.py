@@ -897,7 +897,8 @@ def test_instance_errors(problems_of: Problems, lines: str, expected: str) -> No
             "[vrrp_instanse v]\n",
             [
                 "t.ini:1: [vrrp_instanse v] unknown section type 'vrrp_instanse' (use global, "
-                "defaults, edge, frontend, backend, listen, demo, vrrp_instance or vrrp_script); "
+                "defaults, edge, frontend, backend, listen, peers, demo, vrrp_instance or "
+                "vrrp_script); "
                 "did you mean 'vrrp_instance'?",
             ],
         ),
