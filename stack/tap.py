@@ -9,12 +9,11 @@ from __future__ import annotations
 import sys
 from typing import Any, NoReturn
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService
 from twisted.python import usage
 
 from stack.config import ConfigError, load, summary
 from stack.config.model import StackConfig
-from stack.runtime.api import RuntimeApi
 
 TIERS = ("edge", "balancer", "vrrp", "demo")
 
@@ -81,54 +80,39 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         reactor = default_reactor
     config = options.stack_config
     assert config is not None
-    root = MultiService()
     tiers = options["tiers"]
-    # The runtime API (HAProxy's 'stats socket'), built before the tiers so each can register
-    # its commands on it (runtime.register(("show", "cache"), ...)); it listens, after the
-    # tiers, on the sockets [global] declares (none: the commands are simply never reachable).
-    runtime = RuntimeApi()
+    from stack.http.certificates import CertificateError
+    from stack.reload import StackService
+
+    # The balancer and the edges form the generation a SIGHUP replaces; the demo origins,
+    # the runtime API sockets and the VRRP announcer live across reloads.
+    try:
+        root = StackService(config, [t for t in tiers if t in ("balancer", "edge")], reactor)
+    except (CertificateError, OSError) as exc:
+        raise SystemExit(f"stack: {exc}") from None
     if "demo" in tiers:
         from stack.demo.service import demo_service
 
         for demo in config.demos:
-            demo_service(demo, reactor).setServiceParent(root)
-    frontends = None
-    if "balancer" in tiers:
-        from stack.balancer.service import BalancerService
-
-        balancer = BalancerService(config, reactor)
-        balancer.setServiceParent(root)
-        frontends = balancer.handlers
-    if "edge" in tiers:
-        from stack.edge.service import EdgeService
-        from stack.http.certificates import CertificateError
-
-        caches = []
-        for edge in config.edges:
-            try:
-                service = EdgeService(config, edge, reactor, frontends)
-            except (CertificateError, OSError) as exc:
-                raise SystemExit(f"stack: edge {edge.name}: {exc}") from None
+            service = demo_service(demo, reactor)
             service.setServiceParent(root)
-            if service.cache is not None:
-                caches.append(service.cache)
-        if caches:
-            from stack.edge.cache.commands import register_cache_commands
-
-            register_cache_commands(runtime, caches)
-    if "vrrp" in tiers:
-        from stack.vrrp.service import VrrpService
-
-        # After the edge and the balancer: stopped before them, so the address moves while
-        # they still serve.
-        VrrpService(config, reactor).setServiceParent(root)
+            root.demos.append(service)
     if config.global_.stats_sockets:
         from stack.runtime.service import RuntimeService
 
-        RuntimeService(
-            runtime,
+        # The runtime API (HAProxy's 'stats socket'): the commands are the current
+        # generation's (each tier registers its own), swapped at every reload.
+        root.runtime = RuntimeService(
+            root.api,
             config.global_.stats_sockets,
             reactor,
             bufsize=config.global_.limits.max_header_bytes,
-        ).setServiceParent(root)
+        )
+        root.runtime.setServiceParent(root)
+    if "vrrp" in tiers:
+        from stack.vrrp.service import VrrpService
+
+        # Stopped first (StackService.stopService): the address moves while the tiers serve.
+        root.vrrp = VrrpService(config, reactor)
+        root.vrrp.setServiceParent(root)
     return root

@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from stack.balancer import checks
-from stack.balancer.checks import CheckResult, HealthState, Stage
+from stack.balancer.checks import CheckResult, HealthState, Stage, Transition
 from stack.config.model import Backend, Server, ServerTls
 from stack.http.tls import TlsFileError, server_tls_options
 
@@ -63,7 +63,14 @@ class _Tracked:
         self.server = server
         self.config: Server = server.config
         config = self.config
-        self.state = HealthState(config.rise, config.fall) if config.check else None
+        self.state: HealthState | None = None
+        if config.check:
+            # the balancer's servers carry their counter (the runtime API reads and sets it,
+            # a reload hands it on); other callers' servers get one here
+            own = getattr(server, "health", None)
+            self.state = (
+                own if isinstance(own, HealthState) else HealthState(config.rise, config.fall)
+            )
         self.timer: IDelayedCall | None = None
         self.run: _CheckRun | None = None
         self.result: CheckResult | None = None
@@ -91,7 +98,12 @@ class HealthChecker:
     ``checks.first_check_delays`` of every checked server of the process to spread them as
     HAProxy does. ``on_weight(server, factor)`` follows ``slowstart`` after a server comes
     back UP; ``kind`` is ``proxy`` for a ``listen`` section (it shows in the logs).
-    Disabled servers are not checked (HAProxy pauses checks in maintenance).
+    Servers in maintenance (``disabled``) are tracked but not checked, as HAProxy pauses
+    checks in maintenance; nor are those whose ``check_enabled`` is false (``disable
+    health``). A result that comes back meanwhile is dropped. Where the server has ``up``,
+    a result moves it when it disagrees with the counter (HAProxy's ``check_notify_*``: DOWN
+    at health 0, UP at rise), so a state set from the runtime API is corrected by the next
+    checks; ``counters.check_failures`` counts the failures that lowered the counter.
     """
 
     def __init__(
@@ -148,6 +160,16 @@ class HealthChecker:
             if tracked.run is not None:
                 tracked.run.abandon()
                 tracked.run = None
+                self._in_progress(tracked, False)
+
+    def carry(self, old: HealthChecker) -> None:
+        """A reload: each server keeps, by name, its last check result (its health counter
+        lives on the server and is handed on with it)."""
+        before = {t.server.name: t for t in old._tracked}
+        for tracked in self._tracked:
+            previous = before.get(tracked.server.name)
+            if previous is not None:
+                tracked.result, tracked.duration_ms = previous.result, previous.duration_ms
 
     # -- what callers may ask ---------------------------------------------------------------------
 
@@ -163,6 +185,14 @@ class HealthChecker:
         tracked = self._get(server)
         return tracked.result, tracked.duration_ms
 
+    def warm_up(self, server: Any) -> None:
+        """The server just came UP outside the checks (leaving maintenance, ``set server
+        health up``): slowstart ramps its weight as after a check."""
+        tracked = self._by_id.get(id(server))
+        if tracked is not None and self.running:
+            self._slowstart_end(tracked)
+            self._slowstart_begin(tracked, self._clock.seconds())
+
     def weight_factor(self, server: Any) -> float:
         """The slowstart share of the server's weight now (1.0 outside slowstart)."""
         tracked = self._get(server)
@@ -177,17 +207,37 @@ class HealthChecker:
         tracked.timer = None
         if not self.running:
             return
-        if self._attr(tracked, "disabled"):
+        if not self._checkable(tracked):
             tracked.timer = self._clock.callLater(tracked.config.inter, self._run, tracked)
             return
+        self._in_progress(tracked, True)
         tracked.run = _CheckRun(self, tracked)
         tracked.run.begin()
 
+    def _checkable(self, tracked: _Tracked) -> bool:
+        """Not in maintenance, and checks not turned off (``disable health``)."""
+        return not self._attr(tracked, "disabled") and getattr(
+            tracked.server, "check_enabled", True
+        )
+
+    @staticmethod
+    def _in_progress(tracked: _Tracked, running: bool) -> None:
+        """The server's CHK_ST_INPROGRESS bit, which ``show servers state`` prints."""
+        server = tracked.server
+        bits = getattr(server, "check_state", None)
+        if isinstance(bits, int):
+            server.check_state = bits | 0x01 if running else bits & ~0x01
+
     def _finished(self, tracked: _Tracked, result: CheckResult, started: float) -> None:
         tracked.run = None
+        self._in_progress(tracked, False)
         if not self.running:
             return
         now = self._clock.seconds()
+        if not self._checkable(tracked):
+            # maintenance or `disable health` came while the check ran: the result is moot
+            tracked.timer = self._clock.callLater(tracked.config.inter, self._run, tracked)
+            return
         duration = round((now - started) * 1_000_000) // 1000  # HAProxy truncates to ms
         tracked.result, tracked.duration_ms = result, duration
         state = tracked.state
@@ -196,7 +246,18 @@ class HealthChecker:
         backend = self.backend
         backup = bool(self._attr(tracked, "backup"))
         before = self._usable_counts()
+        was_up = getattr(server, "up", None)
         logged, transition = state.observe(result)
+        counters = getattr(server, "counters", None)
+        if counters is not None and state.changed and not result.passed:
+            counters.check_failures += 1  # failed_checks: the counter went down
+        if isinstance(was_up, bool):
+            # check_notify_failure/success: the server's state, not the counter's last move
+            transition = None
+            if not result.passed and state.health == 0 and was_up:
+                transition = Transition(False)
+            elif result.passed and state.up and not was_up:
+                transition = Transition(True)
         # The next check is planned before any callback runs: a failing callback cannot stop
         # the checks.
         delay = checks.spread_interval(
@@ -212,7 +273,7 @@ class HealthChecker:
                     duration,
                     state,
                     backup=backup,
-                    weight=self._attr(tracked, "weight"),
+                    weight=getattr(server, "uweight", self._attr(tracked, "weight")),
                 )
             )
         if transition is not None:
@@ -253,6 +314,9 @@ class HealthChecker:
                 )
                 if sum(before) and not active and not backups:
                     self._log(checks.no_server_line(backend.name, self.kind))
+            if getattr(server, "admin", 0) & 0x08:  # ADMIN_FDRAIN: 2.6 says so on any change
+                prefix = "Backup Server" if backup else "Server"
+                self._log(f"{prefix} {backend.name}/{server.name} remains in forced drain mode.")
 
     # -- slowstart --------------------------------------------------------------------------------
 
@@ -291,7 +355,10 @@ class HealthChecker:
         for tracked in self._tracked:
             if self._attr(tracked, "disabled") or not self._attr(tracked, "weight"):
                 continue
-            if tracked.state is not None and not tracked.state.up:
+            up = getattr(tracked.server, "up", None)
+            if not isinstance(up, bool):
+                up = tracked.state is None or tracked.state.up
+            if not up:
                 continue
             if self._attr(tracked, "backup"):
                 backups += 1

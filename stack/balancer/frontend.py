@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from stack.balancer import prometheus, statspage
 from stack.balancer.acl import compile_condition
 from stack.balancer.backend import BackendRuntime, QueuedRequest, ServerRuntime
 from stack.balancer.cookies import CookieDecision, CookiePersistenceRules
+from stack.balancer.counters import FrontendCounters, ProxyCounters
 from stack.balancer.httplog import (
     HttpLogRecord,
     format_httplog,
@@ -25,7 +27,7 @@ from stack.balancer.redirects import RedirectRules, server_redirect
 from stack.balancer.rules import compile_rules, forwardfor_action
 from stack.balancer.sticktable import StickRequest, StickRules, StickTable
 from stack.config.model import Condition as ConditionConfig
-from stack.config.model import ConnectionMode, Frontend, Redirect
+from stack.config.model import ConnectionMode, Frontend, Redirect, StatsPage
 from stack.http.client import BackendConnection, ConnectAttempt, ConnectionPool
 from stack.http.deadlines import Deadlines
 from stack.http.errors import builtin_error, generated_connection
@@ -88,6 +90,8 @@ class BackendRoute:
     ) -> None:
         self.backend = backend
         config = backend.config
+        self.stats_page = config.stats
+        self.stats_admin = _admin_condition(config.stats)
         self.persist = config.persist
         self.cookies = (
             CookiePersistenceRules(config.cookie, backend.servers, config.persist)
@@ -143,7 +147,12 @@ class FrontendHandler:
         self.deadlines = deadlines
         self.log = log if config.httplog or config.logs else None
         self.dontlognull = config.dontlognull
-        self.counters = counters
+        self.process = counters  # process-wide: actconn
+        # stot, bin, hrsp_*... of this frontend (counters.py); handed on across reloads
+        self.counters = FrontendCounters()
+        self.stats_page = config.stats
+        self.stats_admin = _admin_condition(config.stats)
+        self.stats_source: Any = None  # stats.StatsSource, set by register_stats_commands
         self.reactor = reactor
         self.backends = backends
         self.request_rules = compile_rules(config.http_request)
@@ -166,7 +175,19 @@ class FrontendHandler:
             self.routes_by_name[config.default_backend] if config.default_backend else None
         )
         self.errorfiles = {e.status: e.response for e in config.errorfiles}
-        self.factory: Any = None  # the ServerFactory, set by the service (feconn)
+        self._factory: Any = None
+
+    @property
+    def factory(self) -> Any:
+        """The ServerFactory, set by the service (feconn); it counts accepted connections into
+        this frontend's counters."""
+        return self._factory
+
+    @factory.setter
+    def factory(self, factory: Any) -> None:
+        self._factory = factory
+        if factory is not None:
+            factory.counters = self.counters
 
     @property
     def connections(self) -> int:
@@ -189,8 +210,10 @@ class FrontendHandler:
             # as soon as the request is over, instead of waiting for the cyclic GC.
             exchange.log = _ENDED
             txn.ended()
-        elif txn is None and self.log is not None:
-            self._log_bad_request(exchange)
+        elif txn is None:
+            self.counters.failed_req += 1  # ereq: the request could not be parsed
+            if self.log is not None:
+                self._log_bad_request(exchange)
 
     def _log_bad_request(self, exchange: Exchange) -> None:
         peer = exchange.client
@@ -210,7 +233,7 @@ class FrontendHandler:
             status=-1,
             bytes_read=exchange.bytes_out,
             termination="CR--",
-            actconn=self.counters.connections,
+            actconn=self.process.connections,
             feconn=self.connections,
             beconn=0,
             srv_conn=0,
@@ -269,6 +292,9 @@ class Transaction(ProxyTransaction):
     cookie: CookieDecision | None = None
     stick_request: StickRequest | None = None
     local_bytes = -1  # %B of a generated response, or of a server's response head
+    req_bytes = 0  # bin: the request as HAProxy counts it (its HTX message)
+    service: bytes | None = None  # http-request use-service NAME
+    log_server: str | None = None  # <STATS>, <PROMEX>: the proxy answered itself
     direct = False  # the server was chosen by persistence (HAProxy's SF_DIRECT)
 
     def __init__(self, frontend: FrontendHandler, exchange: Exchange) -> None:
@@ -300,12 +326,23 @@ class Transaction(ProxyTransaction):
         """Route the request received at ``now`` (reactor time) and forward it."""
         frontend = self.frontend
         request = self.request
+        counters = frontend.counters
+        if now - counters.period >= 1.0:
+            counters.rotate(now)
+        counters.requests += 1
+        self.req_bytes = htx_request_size(request)
         headers = prepare_request_headers(self.exchange)
         # One header list from here on: rules, ACLs, persistence and the server all see the
         # same fields, as in HAProxy.
         request.headers = headers
         for rule in frontend.request_rules:
             rule(headers, self)
+        # HAProxy's order: http-request rules (use-service ends them), the stats page, then
+        # the redirect rules; for the frontend, then again for the backend
+        if (self.service is not None or frontend.stats_page is not None) and self._intercept(
+            frontend.stats_page, frontend.stats_admin
+        ):
+            return
         if frontend.redirects is not None and self._redirect(frontend.redirects):
             return
         route = frontend.route(self) if frontend.use_backends else frontend.default
@@ -313,8 +350,13 @@ class Transaction(ProxyTransaction):
             self._local_error(503, "SC")
             return
         self.route = route
+        route.backend.counters.requests += 1
         for rule in route.request_rules:
             rule(headers, self)
+        if (self.service is not None or route.stats_page is not None) and self._intercept(
+            route.stats_page, route.stats_admin
+        ):
+            return
         if route.redirects is not None and self._redirect(route.redirects):
             return
         if route.forwardfor is not None:
@@ -346,8 +388,54 @@ class Transaction(ProxyTransaction):
         self.status = int(page[9:12])
         self.termination = "LR--"
         self.local_bytes = htx_page_size(page)
+        self.frontend.counters.intercepted += 1
         self.exchange.send_raw(page)
         return True
+
+    # -- answers of the proxy itself: the stats page, the Prometheus exporter ---------------------
+
+    def _intercept(self, page: StatsPage | None, admin: Condition | None) -> bool:
+        """Answer here if a ``use-service`` rule matched or the request is for the stats
+        page; ``False`` lets the request go on."""
+        service = self.service
+        if service is not None:
+            if service != b"prometheus-exporter":
+                return False
+            self._answer_local(b"<PROMEX>", None, None)
+            return True
+        if page is None or not statspage.matches(page, self.request.target):
+            return False
+        self._answer_local(b"<STATS>", page, admin)
+        return True
+
+    def _answer_local(self, kind: bytes, page: StatsPage | None, admin: Condition | None) -> None:
+        frontend = self.frontend
+        request = self.request
+        self.log_server = kind.decode()
+        self.termination = "LR--"
+        frontend.counters.intercepted += 1
+        source = frontend.stats_source
+        connection = generated_connection(request, frontend.httpclose)
+        if source is None:  # not wired (a unit test without register_stats_commands)
+            self._send_local(builtin_error(503, connection))
+            return
+        if page is None:
+            self._send_local(prometheus.answer(source, request, connection))
+            return
+        if not statspage.authorized(page, request):
+            self._send_local(statspage.unauthorized(page, connection))
+            return
+        allowed = admin(self) if admin is not None else False
+        if request.method == b"POST":
+            self.exchange.read_body(_PostBody(self, page, source, connection, allowed))
+            return
+        name = self.route.backend.name if self.route is not None else frontend.name
+        self._send_local(statspage.answer_get(page, request, source, connection, allowed, name))
+
+    def _send_local(self, data: bytes) -> None:
+        self.status = int(data[9:12])
+        self.local_bytes = htx_page_size(data)
+        self.exchange.send_raw(data)
 
     def _server_redirect(self, page: bytes) -> None:
         """``server ... redir PREFIX``: HAProxy answers for the server it picked, logs it with
@@ -422,8 +510,12 @@ class Transaction(ProxyTransaction):
                 return
         conn = pool.take_idle(host, address.port, creator)
         if conn is not None:
+            server.counters.reuse += 1
+            route.backend.counters.reuse += 1
             self._connected(conn, now)
         else:
+            server.counters.connect += 1
+            route.backend.counters.connect += 1
             self._attempt = pool.connect(
                 host,
                 address.port,
@@ -444,6 +536,8 @@ class Transaction(ProxyTransaction):
         route = self.route
         assert route is not None
         self.t_connected = now
+        if self.server is not None:
+            self.server.counters.requests += 1
         self.forward(conn, self.headers, route.server_timeout, now)
 
     def _connect_failed(self, reason: str) -> None:
@@ -458,12 +552,18 @@ class Transaction(ProxyTransaction):
             return
         route = self.route
         assert route is not None
+        server = self.server
+        backend = route.backend
+        backend.counters.failed_conns += 1  # econ: every failed attempt
+        if server is not None:
+            server.counters.failed_conns += 1
         if self.retries >= route.retries:
             self._local_error(503, "SC")
             return
         self.retries += 1
-        server = self.server
-        backend = route.backend
+        backend.counters.retries += 1
+        if server is not None:
+            server.counters.retries += 1
         actives = backend.usable_actives()
         delay = min(route.connect_timeout or 1.0, 1.0)
         if (
@@ -491,6 +591,9 @@ class Transaction(ProxyTransaction):
         self._assign(previous, self.frontend.deadlines.now())
         if self.server is not previous and self.server is not None:
             self.redispatched = True  # the log's "+" before the retries
+            self.server.counters.redispatches += 1
+            if self.route is not None:
+                self.route.backend.counters.redispatches += 1
             route = self.route
             if self.cookie is not None and route is not None and route.cookies is not None:
                 route.cookies.redispatched(self.cookie, self.server)
@@ -506,12 +609,11 @@ class Transaction(ProxyTransaction):
         self.status = response.status
         route = self.route
         headers = response.headers
-        if self.frontend.log is not None:
-            # %B: HAProxy counts the response as it came from the server, before any rule
-            # or inserted cookie (its byte counter runs on the input side)
-            self.local_bytes = htx_response_size(
-                b"HTTP/1.1", b"%d" % response.status, response.reason, headers, 0, False
-            ) + (_TE_CHUNKED if response.chunked else 0)
+        # %B and bout: HAProxy counts the response as it came from the server, before any
+        # rule or inserted cookie (its byte counter runs on the input side)
+        self.local_bytes = htx_response_size(
+            b"HTTP/1.1", b"%d" % response.status, response.reason, headers, 0, False
+        ) + (_TE_CHUNKED if response.chunked else 0)
         # HAProxy's order: stick store-response (its own analyser, on the server's headers),
         # then the http-response rules of the backend and of the frontend, then the server's
         # cookies and the inserted persistence cookie, which the rules therefore never touch.
@@ -604,6 +706,7 @@ class Transaction(ProxyTransaction):
             self.body_aborted()
         if self._slot:
             self._release_slot()
+        self._count(exchange)
         log = self.frontend.log
         if log is not None:
             if self.frontend.dontlognull and exchange.bytes_out == 0 and self.status < 0:
@@ -637,7 +740,9 @@ class Transaction(ProxyTransaction):
             accept_time=exchange.t_accept,
             frontend=frontend.name,
             backend=backend.name if backend is not None else frontend.name,
-            server=server.name if server is not None else "<NOSRV>",  # assigned, as HAProxy
+            server=(
+                self.log_server or (server.name if server is not None else "<NOSRV>")
+            ),  # assigned, as HAProxy
             tr=ms(t0, exchange.t_request),
             tw=ms(self.t_queue, self.t_queue_end if self.t_queue_end >= 0 else -1.0),
             tc=ms(self.t_connect, self.t_connected),
@@ -646,7 +751,7 @@ class Transaction(ProxyTransaction):
             status=self.status,
             bytes_read=self._log_bytes(),
             termination=self._termination(),
-            actconn=frontend.counters.connections,
+            actconn=frontend.process.connections,
             feconn=frontend.connections,
             beconn=backend.active if backend is not None else 0,
             srv_conn=server.served if server is not None else 0,
@@ -656,3 +761,117 @@ class Transaction(ProxyTransaction):
             backend_queue=len(backend.queue) if backend is not None else 0,
             request_line=_request_line(self.request),
         )
+
+    def _count(self, exchange: Exchange) -> None:
+        """Add this request to the frontend's, backend's and server's figures (once, as it
+        ends): bytes as HAProxy counts them, the status class, aborts, and the times. Plain
+        int additions: this runs for every request."""
+        out = self._log_bytes()
+        req = self.req_bytes
+        status = self.status
+        index = status // 100 if 100 <= status < 600 else 0
+        counters = self.frontend.counters
+        counters.bytes_in += req
+        counters.bytes_out += out
+        counters.wire_out += exchange.bytes_out
+        if status > 0:
+            counters.responses[index] += 1
+        route = self.route
+        if route is None:
+            return
+        backend: ProxyCounters = route.backend.counters
+        backend.bytes_in += req
+        backend.bytes_out += out
+        if status > 0:
+            backend.responses[index] += 1
+        server = self.server
+        sc: ProxyCounters | None = None
+        if server is not None and self.t_connect >= 0:
+            sc = server.counters
+            sc.bytes_in += req
+            sc.bytes_out += out
+            if status > 0 and (self.response is not None or status >= 500):
+                sc.responses[index] += 1
+        termination = self.termination
+        if termination != "----":
+            _count_ending(termination, backend, sc)
+        t_connected = self.t_connected
+        if t_connected >= 0 and self.t_response >= 0:
+            t_connect = self.t_connect
+            t_queue, t_queued = self.t_queue, self.t_queue_end
+            q_ms = int((t_queued - t_queue) * 1000) if t_queue >= 0 and t_queued >= 0 else 0
+            c_ms = int((t_connected - t_connect) * 1000)
+            d_ms = int((self.t_response - t_connected) * 1000)
+            t_ms = int((self.frontend.deadlines.now() - exchange.t_accept) * 1000)
+            backend.times.add(backend.requests, q_ms, c_ms, d_ms, t_ms)
+            if sc is not None:
+                sc.times.add(sc.requests, q_ms, c_ms, d_ms, t_ms)
+
+
+def _count_ending(termination: str, backend: ProxyCounters, server: ProxyCounters | None) -> None:
+    """The aborts and response errors a termination state means (HAProxy's cli_abrt,
+    srv_abrt and eresp), for the backend and the server."""
+    cause, phase = termination[0], termination[1]
+    if phase not in "HD":
+        return
+    for c in (backend, server):
+        if c is None:
+            continue
+        if cause in "Cc":
+            c.cli_aborts += 1
+        elif cause == "S" and phase == "D":
+            c.srv_aborts += 1
+        elif phase == "H" and cause in "SsP":
+            c.failed_resp += 1
+
+
+class _PostBody:
+    """Collects an admin POST's body (bounded), then answers it."""
+
+    def __init__(
+        self, txn: Transaction, page: StatsPage, source: Any, connection: bytes, admin: bool
+    ) -> None:
+        self.txn = txn
+        self.page = page
+        self.source = source
+        self.connection = connection
+        self.admin = admin
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def body_data(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size <= statspage.MAX_POST + 1:
+            self.parts.append(data)
+
+    def body_end(self) -> None:
+        txn = self.txn
+        if txn._ended or txn.exchange.finished:
+            return
+        body = b"".join(self.parts)
+        txn._send_local(
+            statspage.answer_post(
+                self.page, txn.request, body, self.source, self.connection, self.admin
+            )
+        )
+
+    def body_aborted(self) -> None:
+        self.parts.clear()
+
+
+def _admin_condition(page: StatsPage | None) -> Condition | None:
+    """``stats admin if COND``, compiled once; ``None``: no admin on this page."""
+    if page is None or page.admin is None:
+        return None
+    return compile_condition(page.admin)
+
+
+def htx_request_size(request: Request) -> int:
+    """``bin`` for one request: its HTX message as HAProxy 2.6 counts it (checked against
+    2.6.12): 20 bytes of start-line block, method, URI and ``HTTP/x.y``, each header's name
+    and value except ``connection`` (the H1 layer consumes it), 1 for the end of headers."""
+    size = 26 + len(request.method) + len(request.target) + len(request.version)
+    for name, value in request.headers:
+        if name != b"connection":
+            size += len(name) + len(value)
+    return size

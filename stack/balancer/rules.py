@@ -250,6 +250,15 @@ def compile_rule(rule: HeaderRule) -> HeaderAction:
         act = _replace_path(rule)
     elif rule.action == "replace-uri":
         act = _replace_uri(rule)
+    elif rule.action == "use-service":
+        # the frontend answers with the service (prometheus-exporter) once the rules ran;
+        # the first matching use-service wins, as it ends HAProxy's evaluation
+        service = rule.name
+
+        def act(headers: Headers, ctx: SampleContext) -> None:
+            if getattr(ctx, "service", None) is None:
+                ctx.service = service  # type: ignore[attr-defined]
+
     else:
         raise ValueError(f"unsupported action {rule.action!r}")
 

@@ -165,6 +165,15 @@ class StickTable:
     def enable_server_data(self) -> None:
         self.server_data = True
 
+    def reconfigure(self, config: model.StickTable) -> None:
+        """A reload with the same key type and size: the new size, expiry and purge rule
+        apply, the entries stay (their expiry dates as they were set)."""
+        self.config = config
+        self.size = config.size
+        self.nopurge = config.nopurge
+        self.peers = config.peers
+        self.expire_s = config.expire or None
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -309,6 +318,22 @@ class StickTable:
         if server_key is not None:
             entry.server_key = server_key
         self._touch(entry, now, expire)
+        return entry
+
+    def set_server_id(self, key: Key, server_id: int | None, now: float) -> StickEntry | None:
+        """``set table <t> key <k> [data.server_id <v>]``: create the entry if needed, set
+        ``server_id`` when given (``server_key`` is left as it is), refresh it and tell the
+        listener (``stktable_touch_local``). ``None`` when the table is full and cannot make
+        room."""
+        entry = self._entry_for(key, now)
+        if entry is None:
+            return None
+        if server_id is not None:
+            value = server_id & _U32  # a C int: the low 32 bits, signed
+            entry.server_id = value - (1 << 32) if value >= 1 << 31 else value
+        self._touch(entry, now)
+        if self.listener is not None:
+            self.listener(self, entry)
         return entry
 
     def remove(self, key: Key) -> bool:

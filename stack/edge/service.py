@@ -29,7 +29,7 @@ from stack.http.certificates import (
 )
 from stack.http.client import ConnectionPool
 from stack.http.deadlines import Deadlines
-from stack.http.listen import ListenService
+from stack.http.listen import Handover, ListenService
 from stack.http.server import Exchange, RequestHandler, ServerFactory
 from stack.http.tls_server import TlsTermination
 from stack.signals import on_signal
@@ -92,6 +92,8 @@ class EdgeService(MultiService):
         edge: Edge,
         reactor: Any,
         frontends: Mapping[str, RequestHandler] | None = None,
+        previous: EdgeService | None = None,
+        handover: Handover | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -109,6 +111,8 @@ class EdgeService(MultiService):
             dh_param_bits=config.global_.dh_param,
         )
         self.fingerprints = [c.fingerprint for c in certificates]
+        if previous is not None:
+            self._log_reload(previous, certificates)
         self.in_memory: list[str] = []
         upstreams: list[RequestHandler] = []
         for proxy_pass in edge.proxy_pass:
@@ -128,9 +132,22 @@ class EdgeService(MultiService):
                     )
                 )
         self.cache: EdgeCacheService | None = None
+        # A reload keeps the running cache (its store is open) when its settings are the same.
+        self._adopted_cache: EdgeCacheService | None = None
         if edge.cache is not None:
-            self.cache = EdgeCacheService(edge.cache, reactor, self._cache_log, edge.name)
-            self.cache.setServiceParent(self)
+            old = previous.cache if previous is not None else None
+            if old is not None and old.settings == edge.cache and previous is not None:
+                if old is previous._adopted_cache:  # adopted by it from an earlier one
+                    previous._adopted_cache = None
+                else:
+                    previous.services.remove(old)
+                    old.parent = None
+                previous.cache = None
+                old.forget_handlers()
+                self.cache = self._adopted_cache = old
+            else:
+                self.cache = EdgeCacheService(edge.cache, reactor, self._cache_log, edge.name)
+                self.cache.setServiceParent(self)
             upstreams = [self.cache.handler_for(upstream) for upstream in upstreams]
         self.handler = EdgeHandler(edge, routes_for(edge, upstreams), self.log)
         maxconn = edge.maxconn or config.global_.maxconn
@@ -140,14 +157,16 @@ class EdgeService(MultiService):
         )
         for bind in edge.binds:
             wrapper = TLSMemoryBIOFactory(self.tls, False, self.factory)
-            ListenService(reactor, bind, self.factory, wrapper).setServiceParent(self)
+            ListenService(reactor, bind, self.factory, wrapper, handover).setServiceParent(self)
         if edge.redirect_binds:
             redirect = RedirectHandler(edge, self.log, self.handler)
             self.redirect_factory = ServerFactory(
                 redirect, self.deadlines, edge.timeouts, limits, maxconn=maxconn
             )
             for bind in edge.redirect_binds:
-                ListenService(reactor, bind, self.redirect_factory).setServiceParent(self)
+                ListenService(
+                    reactor, bind, self.redirect_factory, handover=handover
+                ).setServiceParent(self)
         self._undo: list[Callable[[], None]] = []
 
     def _cache_log(self, level: str, message: str) -> None:
@@ -167,10 +186,8 @@ class EdgeService(MultiService):
                 edge=self.edge.name,
                 names=", ".join(self.in_memory),
             )
-        self._undo = [
-            on_signal(self.reactor, signal.SIGHUP, self.reload_certificates),
-            on_signal(self.reactor, signal.SIGUSR1, self.log.reopen),
-        ]
+        # SIGHUP reloads the whole configuration (stack.reload), certificates included.
+        self._undo = [on_signal(self.reactor, signal.SIGUSR1, self.log.reopen)]
         super().startService()
 
     def stopService(self) -> Any:
@@ -178,25 +195,15 @@ class EdgeService(MultiService):
             undo()
         self._undo = []
         d = super().stopService()
+        if self._adopted_cache is not None:
+            self._adopted_cache.stopService()
         self.pool.close_all()
         self.log.close()
         return d
 
-    def reload_certificates(self) -> bool:
-        """SIGHUP: read the certificate files again; new handshakes get the new ones, open
-        connections keep theirs. A file that fails is reported and the old set kept."""
-        now = self.reactor.seconds()
-        try:
-            certificates = load_certificates(self.config, self.edge)
-            self.tls.replace(certificates)
-        except CertificateError as exc:
-            message = f"certificate reload failed, still serving the previous ones: {exc}"
-            log.error("edge {edge}: {message}", edge=self.edge.name, message=message)
-            self.log.error("error", "ssl", message, now)
-            return False
-        fingerprints = [c.fingerprint for c in certificates]
-        changed = fingerprints != self.fingerprints
-        self.fingerprints = fingerprints
+    def _log_reload(self, previous: EdgeService, certificates: list[ServedCertificate]) -> None:
+        """After SIGHUP: say which certificates the new handshakes get."""
+        changed = self.fingerprints != previous.fingerprints
         message = (
             "certificates reloaded"
             + ("" if changed else " (unchanged)")
@@ -204,5 +211,4 @@ class EdgeService(MultiService):
             + ", ".join(f"{c.path} SHA-256 {c.fingerprint}" for c in certificates)
         )
         log.info("edge {edge}: {message}", edge=self.edge.name, message=message)
-        self.log.error("notice", "ssl", message, now)
-        return True
+        self.log.error("notice", "ssl", message, self.reactor.seconds())

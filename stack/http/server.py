@@ -10,6 +10,7 @@ balancer share this code, and the edge can hand an ``Exchange`` to the balancer 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IAddress, IPushProducer
@@ -397,6 +398,7 @@ class ServerChannel(TwistedProtocol):
         else:
             self.deadline = None
         if len(self._exchanges) == 1:
+            self._before_request()
             self.handler.handle(exchange)
         else:
             self.pause_reading(self)  # pipelined: let the earlier one answer first
@@ -450,6 +452,7 @@ class ServerChannel(TwistedProtocol):
         else:
             self._pausers.discard(self)
         if self._exchanges:
+            self._before_request()
             self.handler.handle(self._exchanges[0])
         else:
             self._maybe_idle()
@@ -463,6 +466,26 @@ class ServerChannel(TwistedProtocol):
             self.parser.upgraded = b""
             exchange._body_data(rest)
         self.deadline = None
+
+    def _before_request(self) -> None:
+        """Called with no other request in flight, before one is handled (see the factory)."""
+
+    @property
+    def between_requests(self) -> bool:
+        """No request in flight and none begun."""
+        return (
+            self.idle
+            and not self._exchanges
+            and self._incoming is None
+            and self._t_first_byte is None
+            and not self._closing
+        )
+
+    def retire(self) -> None:
+        """Close now if between requests, else after the request in flight."""
+        self.keep_alive = False
+        if self.between_requests:
+            self._close()
 
     def _close(self, abort: bool = False) -> None:
         if self._closing:
@@ -549,7 +572,14 @@ class ServerChannel(TwistedProtocol):
 
 
 class ServerFactory(Factory):
-    """Builds channels for one listening endpoint and enforces the connection ``maxconn``."""
+    """Builds channels for one listening endpoint and enforces the connection ``maxconn``.
+
+    After a reload, ``successor`` is the factory of the new configuration for the same
+    endpoint: each open connection moves to it before its next request (never during one),
+    so keep-alive clients are served by the new settings without being disconnected. A
+    factory whose endpoint the new configuration dropped is ``retiring``: its connections
+    close after their current request. ``on_empty`` is called when its last connection ends.
+    """
 
     noisy = False
 
@@ -571,31 +601,95 @@ class ServerFactory(Factory):
         self.connections = 0
         self.ports: list[Any] = []
         self._accepting = True
+        self.successor: ServerFactory | None = None
+        self.retiring = False
+        self.channels: set[ServerChannel] = set()
+        self.on_empty: Callable[[], object] | None = None
+        self.counters: Any = None  # told of each accepted connection (``accepted``), if set
 
     def buildProtocol(self, addr: IAddress | None) -> ServerChannel:
         channel = _CountedChannel(
             self.handler, self.deadlines, self.timeouts, self.limits, self.keep_alive
         )
+        self._adopt(channel)
+        counters = self.counters
+        if counters is not None:  # the stats' stot/smax/conn_rate (balancer frontends)
+            counters.accepted(self.connections, self.deadlines.now())
+        return channel
+
+    def _adopt(self, channel: _CountedChannel) -> None:
         channel.factory = self
+        self.channels.add(channel)
         self.connections += 1
         if self.maxconn and self.connections >= self.maxconn and self._accepting:
             # Like HAProxy: stop accepting, excess connections wait in the kernel backlog.
             self._accepting = False
             for port in self.ports:
                 port.stopReading()
-        return channel
 
-    def connection_closed(self) -> None:
+    def connection_closed(self, channel: ServerChannel | None = None) -> None:
+        self.channels.discard(channel)
         self.connections -= 1
         if not self._accepting and self.connections < self.maxconn:
             self._accepting = True
             for port in self.ports:
                 port.startReading()
+        if self.connections == 0 and self.on_empty is not None:
+            self.on_empty()
+
+    def current(self) -> ServerFactory:
+        """The newest generation's factory for this endpoint (``self`` when not reloaded)."""
+        factory = self
+        while factory.successor is not None:
+            factory = factory.successor
+        return factory
+
+    def retire(self) -> None:
+        """The endpoint is gone from the configuration (or the process stops): idle
+        connections close now, busy ones after their current request."""
+        self.retiring = True
+        for channel in list(self.channels):
+            channel.retire()
+
+    def hand_over_idle(self) -> None:
+        """After a reload: the connections between two requests move to the successor now;
+        the others move when their request is over."""
+        for channel in list(self.channels):
+            if channel.between_requests:
+                channel._before_request()
+
+    def abort_all(self) -> None:
+        for channel in list(self.channels):
+            channel._close(abort=True)
 
 
 class _CountedChannel(ServerChannel):
     factory: ServerFactory
 
+    def _before_request(self) -> None:
+        """Between requests, follow a reload to the new generation's factory."""
+        factory = self.factory
+        if factory.successor is not None:
+            new = factory.current()
+            factory.connection_closed(self)
+            new._adopt(self)
+            self.handler = new.handler
+            self.timeouts = new.timeouts
+            self.keep_alive = self.keep_alive and new.keep_alive
+            if new.deadlines is not self.deadlines:
+                self.deadlines.unwatch(self)
+                self.deadlines = new.deadlines
+                self.deadlines.watch(self)
+            if new.retiring:
+                self.keep_alive = False
+        elif factory.retiring:
+            self.keep_alive = False
+
+    def _maybe_idle(self) -> None:
+        super()._maybe_idle()
+        if self.factory.successor is not None and self.between_requests:
+            self._before_request()
+
     def connectionLost(self, reason: Failure | None = None) -> None:
         super().connectionLost(reason)
-        self.factory.connection_closed()
+        self.factory.connection_closed(self)

@@ -143,6 +143,13 @@ class SocketBusy(Exception):
 def prepare_path(path: str) -> None:
     """Make ``path`` free for a new unix socket: a stale socket file (nothing accepts on it)
     is removed; a live one, or a file that is not a socket, raises :class:`SocketBusy`."""
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        # like the default var/run/ of etc/stack.ini: made on first start
+        try:
+            os.makedirs(parent, mode=0o755, exist_ok=True)
+        except OSError as exc:
+            raise SocketBusy(f"cannot create {parent}: {exc.strerror or exc}") from None
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
@@ -184,12 +191,24 @@ class RuntimeService(Service):
         bufsize: int = BUFSIZE,
         timeout: float = IDLE_TIMEOUT,
     ) -> None:
-        self.api = api
+        self._api = api
+        self.factories: list[RuntimeFactory] = []
         self.sockets = tuple(sockets)
         self.reactor = reactor
         self.bufsize = bufsize
         self.timeout = timeout
         self.ports: list[Any] = []
+
+    @property
+    def api(self) -> RuntimeApi:
+        return self._api
+
+    @api.setter
+    def api(self, api: RuntimeApi) -> None:
+        """A reload's commands: new connections get them, open ones keep theirs."""
+        self._api = api
+        for factory in self.factories:
+            factory.api = api
 
     def privilegedStartService(self) -> None:
         for sock in self.sockets:
@@ -198,6 +217,7 @@ class RuntimeService(Service):
             except SocketBusy as exc:
                 self._fail(sock, str(exc))
             factory = RuntimeFactory(self.api, sock.level, self.bufsize, self.timeout, self.reactor)
+            self.factories.append(factory)
             mode = sock.mode if sock.mode is not None else _umask_mode()
             try:
                 port = self.reactor.listenUNIX(sock.path, factory, mode=mode)

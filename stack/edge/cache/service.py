@@ -45,11 +45,21 @@ class EdgeCacheService(Service):
             else None
         )
         self.handlers: list[CacheHandler] = []
+        self.earlier = (0, 0)  # hits and misses of the handlers before the last reload
 
     def handler_for(self, upstream: RequestHandler) -> CacheHandler:
         handler = CacheHandler(self.settings, self.store, upstream, self.reactor, self.lock)
         self.handlers.append(handler)
         return handler
+
+    def forget_handlers(self) -> None:
+        """A reload builds new handlers over this store: keep the old ones' figures only."""
+        hits, misses = self.earlier
+        self.earlier = (
+            hits + sum(h.hits for h in self.handlers),
+            misses + sum(h.misses for h in self.handlers),
+        )
+        self.handlers = []
 
     def startService(self) -> None:
         super().startService()
@@ -80,8 +90,8 @@ class EdgeCacheService(Service):
     def show(self) -> str:
         """``show cache``: one line per edge cache, as HAProxy's ``show cache`` lists caches."""
         store = self.store
-        hits = sum(h.hits for h in self.handlers)
-        misses = sum(h.misses for h in self.handlers)
+        hits = self.earlier[0] + sum(h.hits for h in self.handlers)
+        misses = self.earlier[1] + sum(h.misses for h in self.handlers)
         return (
             f"{self.name}: entries={store.entries} bytes={store.bytes} "
             f"size-limit={self.settings.size} hits={hits} misses={misses} "
