@@ -64,10 +64,15 @@ def test_etc_stack_ini_loads_as_written() -> None:
     cfg = load(path)
     assert cfg.path == path
     assert summary(cfg) == (
-        f"Configuration file is valid: {path} (1 edge, 1 frontend, 2 backends, 4 servers, "
+        f"Configuration file is valid: {path} (1 edge, 2 frontends, 3 backends, 4 servers, "
         "4 demo servers)"
     )
     assert cfg.tiers == ("demo", "balancer", "edge")
+    # the statistics page on loopback, without auth, and the runtime API socket
+    page = cfg.frontend("stats").stats
+    assert page is not None and page.uri == "/stats" and page.users == ()
+    (sock,) = cfg.global_.stats_sockets
+    assert sock.path == str(REPO / "var" / "run" / "stack.sock") and sock.level == "admin"
 
     g = cfg.global_
     assert g.maxconn == 4096
@@ -76,7 +81,7 @@ def test_etc_stack_ini_loads_as_written() -> None:
         "stdout",
         "local0",
         "info",
-        12,
+        14,
     )
     assert (g.limits.max_request_line, g.limits.max_header_bytes, g.limits.max_headers) == (
         8192,
@@ -84,8 +89,9 @@ def test_etc_stack_ini_loads_as_written() -> None:
         101,
     )
 
-    (web,) = cfg.frontends
-    assert web.name == "web"
+    web, stats = cfg.frontends
+    assert (web.name, stats.name) == ("web", "stats")
+    assert stats.binds == (Endpoint("127.0.0.1", 8082),)
     assert web.binds == (Endpoint("127.0.0.1", 8081),)
     assert web.forwardfor == ForwardFor()
     assert web.default_backend == "site"
@@ -101,7 +107,7 @@ def test_etc_stack_ini_loads_as_written() -> None:
     assert rule.condition is not None
     assert rule.condition.text == "if is_fun"
     assert rule.condition.groups[0][0].acls == (is_fun,)
-    assert str(rule.origin) == f"{path}:51: [frontend web] use_backend films"
+    assert str(rule.origin) == f"{path}:55: [frontend web] use_backend films"
     assert web.httplog and web.dontlognull
     assert web.logs == g.logs  # log = global
     assert web.maxconn == 0
@@ -111,7 +117,8 @@ def test_etc_stack_ini_loads_as_written() -> None:
     assert web.timeouts == timeouts
     assert web.connection_mode is ConnectionMode.KEEP_ALIVE
 
-    site, films = cfg.backends
+    stats_backend, site, films = cfg.backends
+    assert stats_backend.name == "stats" and stats_backend.servers == ()
     assert (site.name, site.balance, films.name, films.balance) == (
         "site",
         Balance(Algorithm.ROUNDROBIN),
