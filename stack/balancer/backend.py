@@ -128,7 +128,6 @@ class ServerRuntime:
         "ramp",
         "served",
         "stopping",
-        "total",
         "up",
         "uweight",
         "weight",
@@ -159,7 +158,6 @@ class ServerRuntime:
             self.check_state |= CHECK_PAUSED
             self.health.health = 0
         self.served = 0
-        self.total = 0
         self.last_change = 0.0
         self.counters = ServerCounters()
         self.queue: deque[QueuedRequest] = deque()
@@ -233,7 +231,6 @@ class BackendRuntime:
         )
         self.queue: deque[QueuedRequest] = deque()
         self.active = 0  # requests between assignment and release
-        self.total = 0
         self.counters = ProxyCounters()
         # Reactor time the backend last went UP or DOWN; like every server's, it starts at the
         # start (HAProxy sets both to the boot time).
@@ -319,9 +316,7 @@ class BackendRuntime:
 
     def _take(self, server: ServerRuntime) -> None:
         server.served += 1
-        server.total += 1
         self.active += 1
-        self.total += 1
         # stot/smax/rate of the server and the backend (counters.py: plain ints, the rate
         # period checked here rather than counted per event)
         now = self.deadlines.now()

@@ -45,10 +45,6 @@ class Handover:
             old.factory.successor = new.factory
         return port
 
-    def left(self) -> list[ListenService]:
-        """The old services whose endpoint no new service took (closed as they stop)."""
-        return list(self._offered.values())
-
     def give_back(self, services: list[ListenService]) -> None:
         """A new generation failed to start: its taken ports return to their old owners."""
         for service in services:
