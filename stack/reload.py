@@ -11,11 +11,12 @@ old one handed over by name (stick tables, server states and weights, health-che
 counters) and takes the old listening sockets (:class:`~stack.http.listen.Handover`), so the
 sockets never close. Open client connections move to the new generation between two requests;
 requests in flight finish on the old one, which is stopped once it has none left, or after
-``GRACE`` seconds.
+``hard-stop-after`` (30 s unless set).
 
 Stopping the process: VRRP resigns first (priority 0, so the peer takes the address while
 this node still serves), then the listeners close, idle connections close and the requests
-in flight get up to ``GRACE`` seconds to finish.
+in flight get up to ``hard-stop-after`` to finish. Connections being closed wait for their
+peer no longer than ``timeout client-fin``.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ from stack.http.listen import Handover, ListenError, ListenService
 from stack.http.server import ServerFactory
 from stack.runtime.api import RuntimeApi
 from stack.signals import on_signal
-
-GRACE = 30.0  # seconds the requests in flight get at a stop or a reload
 
 log = Logger()
 
@@ -106,7 +105,7 @@ class Generation(MultiService):
     def factories(self) -> list[ServerFactory]:
         return list(dict.fromkeys(s.factory for s in self.listeners()))
 
-    def drain(self, grace: float = GRACE) -> Deferred[None]:
+    def drain(self, grace: float) -> Deferred[None]:
         """Stop: close the listeners nobody took over, move idle connections to the next
         generation (or close them), give the requests in flight ``grace`` seconds, then
         stop everything else."""
@@ -176,14 +175,12 @@ class StackService(MultiService):
         reactor: Any,
         *,
         load_config: Callable[[str], StackConfig] = load,
-        grace: float = GRACE,
     ) -> None:
         super().__init__()
         self.config = config
         self.tiers = tiers
         self.reactor = reactor
         self.load_config = load_config
-        self.grace = grace
         self.generation = Generation(config, tiers, reactor)
         self.generation.setServiceParent(self)
         self.runtime: Any = None
@@ -192,6 +189,11 @@ class StackService(MultiService):
         self.retiring: list[Generation] = []
         self._undo: Callable[[], None] | None = None
         self.reloads = 0
+
+    @property
+    def grace(self) -> float:
+        """The bound on a drain: ``hard-stop-after`` of the configuration running now."""
+        return self.config.global_.hard_stop_after
 
     @property
     def api(self) -> RuntimeApi:

@@ -589,6 +589,9 @@ def _build(draft: EdgeDraft, defaults: Timeouts, origin: Origin, cache: EdgeCach
             server=defaults.server if "timeout" not in durations else timeout,
             http_request=durations.get("request-timeout", defaults.http_request or 20.0),
             http_keep_alive=durations.get("keep-alive-timeout", 5.0),
+            # mod_ssl closes after sending its close_notify, without waiting for the
+            # client's; Apache's lingering close gives a client 2 s (SECONDS_TO_LINGER).
+            client_fin=2.0,
         ),
         maxconn=draft.maxconn,
         cache=cache,

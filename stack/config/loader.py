@@ -98,6 +98,8 @@ from .words import WordError, join_words, split_words
 T = TypeVar("T")
 
 MAX_WORKERS = 64
+# How long a stop or a reload lets requests in flight finish, unless 'hard-stop-after' says.
+HARD_STOP_AFTER = 30.0
 
 # The status codes HAProxy accepts in errorfile (haproxy.md §1.11).
 ERRORFILE_CODES: tuple[int, ...] = (
@@ -112,6 +114,7 @@ _TIMEOUT_FIELDS = {
     "timeout http-request": "http_request",
     "timeout http-keep-alive": "http_keep_alive",
     "timeout queue": "queue",
+    "timeout client-fin": "client_fin",
 }
 _REPEATABLE_HINT = (
     "; only bind, log, acl, use_backend, http-request, http-response, redirect, default-server, "
@@ -240,6 +243,7 @@ class _Draft:
     stats_sockets: list[StatsSocket] = field(default_factory=list)
     localpeer: str = ""
     workers: int | None = None
+    hard_stop_after: float | None = None
     # stats page lines: directive -> (words, origin, value as written)
     stats: dict[str, tuple[list[str], Origin, str | None]] = field(default_factory=dict)
     stats_auth: list[tuple[str, str, Origin]] = field(default_factory=list)
@@ -711,6 +715,8 @@ class _Loader:
             check_name(draft.localpeer, "peer")
         elif name == "workers":
             draft.workers = parse_int(_one(words, name), "workers", 1, MAX_WORKERS)
+        elif name == "hard-stop-after":
+            draft.hard_stop_after = parse_duration(_one(words, name))
         elif name == "tune.ssl.default-dh-param":
             draft.dh_param = parse_int(_one(words, name), name, 1024, 16384)
         elif name.startswith("tune."):
@@ -918,6 +924,9 @@ class _Loader:
             stats_sockets=tuple(draft.stats_sockets),
             localpeer=draft.localpeer,
             workers=draft.workers or 1,
+            hard_stop_after=(
+                HARD_STOP_AFTER if draft.hard_stop_after is None else draft.hard_stop_after
+            ),
         )
 
     def _demo(self, draft: _Draft) -> tuple[DemoServer, Origin] | None:
@@ -1449,7 +1458,8 @@ def _timeouts(values: dict[str, float | None]) -> Timeouts:
     keep_alive = t.http_keep_alive
     if keep_alive is None:
         keep_alive = t.http_request if t.http_request is not None else t.client
-    return Timeouts(t.connect, t.client, t.server, t.http_request, keep_alive, queue)
+    client_fin = t.client_fin if t.client_fin is not None else t.client
+    return Timeouts(t.connect, t.client, t.server, t.http_request, keep_alive, queue, client_fin)
 
 
 def _connection_mode(draft: _Draft, inherited: ConnectionMode) -> ConnectionMode:

@@ -43,7 +43,9 @@ class Timeouts:
     """HAProxy's ``timeout`` family, in seconds; ``None`` means no timeout.
 
     Fallbacks are resolved by the loader: ``queue`` defaults to ``connect``, ``http_keep_alive``
-    to ``http_request`` and then ``client``, as HAProxy does.
+    to ``http_request`` and then ``client``, ``client_fin`` to ``client``, as HAProxy does.
+    ``client_fin`` bounds a connection we are closing: a TLS peer that never answers our
+    close_notify (gone, or cut off by a VIP move) is aborted then instead of held forever.
     """
 
     connect: float | None = None
@@ -52,6 +54,7 @@ class Timeouts:
     http_request: float | None = None
     http_keep_alive: float | None = None
     queue: float | None = None
+    client_fin: float | None = None
 
 
 # --- ACLs and conditions -------------------------------------------------------------------------
@@ -526,6 +529,7 @@ class Global:
     stats_sockets: tuple[StatsSocket, ...] = ()
     localpeer: str = ""  # the local peer's name in every [peers] section (HAProxy: hostname)
     workers: int = 1  # processes sharing the listeners (stack's nbproc)
+    hard_stop_after: float = 30.0  # seconds requests in flight get at a stop or a reload
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from stack.http.deadlines import Deadlines
 from stack.http.message import Request, Response
 from stack.http.tls_server import tls_facts
 from stack.http.transport import direct_writer, set_nodelay
+from stack.http.transport import unsent as transport_unsent
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -296,6 +297,7 @@ class ServerChannel(TwistedProtocol):
         self._pausers: set[object] = set()
         self._paused = False
         self._closing = False
+        self._fin_unsent = 0
         self._t_first_byte: float | None = None
         self._t_accept = 0.0
         self._read_time = 0.0
@@ -499,6 +501,9 @@ class ServerChannel(TwistedProtocol):
             transport.abortConnection()  # type: ignore[attr-defined]
         else:
             transport.loseConnection()
+            # A TLS close waits for the peer's close_notify; a peer that is gone never sends
+            # it, so 'timeout client-fin' bounds the wait (see deadline_expired).
+            self._arm(self.timeouts.client_fin, self.deadlines.now())
 
     def _protocol_error(self, status: int) -> None:
         active = self._exchanges[0] if self._exchanges else None
@@ -516,6 +521,18 @@ class ServerChannel(TwistedProtocol):
     # -- timeouts ----------------------------------------------------------------------------------
 
     def deadline_expired(self, now: float) -> None:
+        if self._closing:
+            unsent = transport_unsent(self.transport)
+            if unsent and unsent != self._fin_unsent:
+                # Still handing the last response to a slow client: that is not the
+                # silence 'timeout client-fin' is about; 'timeout client' bounds each stall.
+                self._fin_unsent = unsent
+                self._arm(self.timeouts.client or self.timeouts.client_fin, now)
+                return
+            self.deadline = None
+            if self.transport is not None:
+                self.transport.abortConnection()  # type: ignore[attr-defined]
+            return
         if self.idle:
             self._close()  # keep-alive or first request never started: silent close
         elif self.parser.in_head or (self._t_first_byte is not None and not self._exchanges):

@@ -53,3 +53,16 @@ def set_nodelay(transport: Any) -> None:
     set_option = getattr(transport, "setTcpNoDelay", None)
     if set_option is not None:
         set_option(True)
+
+
+def unsent(transport: Any) -> int:
+    """Bytes still in Twisted's write buffers, not yet handed to the kernel (under a TLS
+    layer, the TCP connection's). A closing connection with none left loses nothing when it
+    is aborted: the kernel still delivers what it holds, followed by the FIN."""
+    tcp_transport = getattr(transport, "transport", None) if transport is not None else None
+    if not isinstance(tcp_transport, tcp.Connection):
+        tcp_transport = transport
+    if not isinstance(tcp_transport, tcp.Connection):
+        return len(getattr(transport, "dataBuffer", b"") or b"")
+    t = tcp_transport
+    return len(t.dataBuffer) - t.offset + t._tempDataLen

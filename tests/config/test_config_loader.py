@@ -112,7 +112,13 @@ def test_etc_stack_ini_loads_as_written() -> None:
     assert web.logs == g.logs  # log = global
     assert web.maxconn == 0
     timeouts = Timeouts(
-        connect=5.0, client=50.0, server=50.0, http_request=10.0, http_keep_alive=2.0, queue=30.0
+        connect=5.0,
+        client=50.0,
+        server=50.0,
+        http_request=10.0,
+        http_keep_alive=2.0,
+        queue=30.0,
+        client_fin=50.0,
     )
     assert web.timeouts == timeouts
     assert web.connection_mode is ConnectionMode.KEEP_ALIVE
@@ -1040,14 +1046,18 @@ def test_builtin_defaults(in_tmp: Path) -> None:
     [
         ("timeout connect = 5s", Timeouts(connect=5.0, queue=5.0)),
         ("timeout connect = 5s\ntimeout queue = 30s", Timeouts(connect=5.0, queue=30.0)),
-        ("timeout client = 50s", Timeouts(client=50.0, http_keep_alive=50.0)),
+        ("timeout client = 50s", Timeouts(client=50.0, http_keep_alive=50.0, client_fin=50.0)),
         (
             "timeout client = 50s\ntimeout http-request = 10s",
-            Timeouts(client=50.0, http_request=10.0, http_keep_alive=10.0),
+            Timeouts(client=50.0, http_request=10.0, http_keep_alive=10.0, client_fin=50.0),
         ),
         (
             "timeout client = 50s\ntimeout http-request = 10s\ntimeout http-keep-alive = 2s",
-            Timeouts(client=50.0, http_request=10.0, http_keep_alive=2.0),
+            Timeouts(client=50.0, http_request=10.0, http_keep_alive=2.0, client_fin=50.0),
+        ),
+        (
+            "timeout client = 50s\ntimeout client-fin = 1s",
+            Timeouts(client=50.0, http_keep_alive=50.0, client_fin=1.0),
         ),
         ("timeout server = 0", Timeouts()),  # 0 means no timeout, as in HAProxy
         ("timeout connect = 1s\ntimeout queue = 0", Timeouts(connect=1.0, queue=1.0)),

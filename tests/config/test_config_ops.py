@@ -286,6 +286,31 @@ def test_workers_bounds_and_nbproc(problems_of: Problems) -> None:
     assert "'nbthread' is not supported" in text and "'workers = N'" in text
 
 
+@pytest.mark.parametrize(("value", "seconds"), [(None, 30.0), ("5s", 5.0), ("2m", 120.0)])
+def test_hard_stop_after(load_ini: Load, value: str | None, seconds: float) -> None:
+    line = f"hard-stop-after = {value}\n" if value else ""
+    cfg = load_ini(f"[global]\n{line}" + BACKEND)
+    assert cfg.global_.hard_stop_after == seconds
+
+
+def test_hard_stop_after_needs_a_duration(problems_of: Problems) -> None:
+    text = "\n".join(problems_of("[global]\nhard-stop-after = soon\n" + BACKEND))
+    assert "t.ini:2:" in text and "hard-stop-after" in text
+
+
+def test_timeout_client_fin_falls_back_to_timeout_client(load_ini: Load) -> None:
+    cfg = load_ini(
+        "[defaults]\ntimeout client = 40s\n"
+        + BACKEND
+        + "[frontend a]\nbind = 127.0.0.1:8000\ndefault_backend = be\n"
+        + "[frontend b]\nbind = 127.0.0.1:8001\ndefault_backend = be\n"
+        + "timeout client-fin = 3s\n"
+    )
+    assert cfg.frontend("a").timeouts.client_fin == 40.0
+    assert cfg.frontend("b").timeouts.client_fin == 3.0
+    assert cfg.frontend("b").timeouts.client == 40.0
+
+
 # --- use-service ----------------------------------------------------------------------------------
 
 
