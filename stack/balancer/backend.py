@@ -301,25 +301,25 @@ class BackendRuntime:
                 server.queue.append(entry)
             self.deadlines.watch(entry)
             return entry
-        self._take(server)
+        self._take(server, now)
         return server
 
     def assign_server(self, waiter: Waiter, server: ServerRuntime) -> QueuedRequest | ServerRuntime:
         """A request that must go to ``server`` (persistence, retries on the same server)."""
+        now = self.deadlines.now()
         if server.full or server.queue:
-            entry = QueuedRequest(waiter, self, server, self.deadlines.now())
+            entry = QueuedRequest(waiter, self, server, now)
             server.queue.append(entry)
             self.deadlines.watch(entry)
             return entry
-        self._take(server)
+        self._take(server, now)
         return server
 
-    def _take(self, server: ServerRuntime) -> None:
+    def _take(self, server: ServerRuntime, now: float) -> None:
         server.served += 1
         self.active += 1
         # stot/smax/rate of the server and the backend (counters.py: plain ints, the rate
         # period checked here rather than counted per event)
-        now = self.deadlines.now()
         mine = server.counters
         if now - mine.period >= 1.0:
             mine.rotate(now)
@@ -357,7 +357,7 @@ class BackendRuntime:
             else:
                 entry = self.queue.popleft()
             self.deadlines.unwatch(entry)
-            self._take(server)
+            self._take(server, self.deadlines.now())
             entry.waiter.server_assigned(server)
 
     def set_server_up(self, server: ServerRuntime, up: bool) -> int:

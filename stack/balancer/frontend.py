@@ -19,8 +19,8 @@ from stack.balancer.counters import FrontendCounters, ProxyCounters
 from stack.balancer.httplog import (
     HttpLogRecord,
     format_httplog,
+    htx_head_size,
     htx_page_size,
-    htx_response_size,
 )
 from stack.balancer.logsink import LogSink
 from stack.balancer.redirects import RedirectRules, server_redirect
@@ -611,9 +611,9 @@ class Transaction(ProxyTransaction):
         headers = response.headers
         # %B and bout: HAProxy counts the response as it came from the server, before any
         # rule or inserted cookie (its byte counter runs on the input side)
-        self.local_bytes = htx_response_size(
-            b"HTTP/1.1", b"%d" % response.status, response.reason, headers, 0, False
-        ) + (_TE_CHUNKED if response.chunked else 0)
+        self.local_bytes = htx_head_size(response.status, response.reason, headers) + (
+            _TE_CHUNKED if response.chunked else 0
+        )
         # HAProxy's order: stick store-response (its own analyser, on the server's headers),
         # then the http-response rules of the backend and of the frontend, then the server's
         # cookies and the inserted persistence cookie, which the rules therefore never touch.

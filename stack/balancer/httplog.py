@@ -60,6 +60,7 @@ __all__ = [
     "HttpLogRecord",
     "format_accept_date",
     "format_httplog",
+    "htx_head_size",
     "htx_page_size",
     "htx_response_size",
     "syslog_message",
@@ -273,6 +274,18 @@ def htx_response_size(
         if name != b"connection":
             size += len(name) + len(value)
     return size + 1 if chunked else size
+
+
+def htx_head_size(status: int, reason: bytes, headers: Headers) -> int:
+    """:func:`htx_response_size` of an HTTP/1.1 head alone, for every proxied response (the
+    status is three digits, so no formatting is needed to know its length)."""
+    size = _HTX_START_LINE + 12 + len(reason) if 100 <= status <= 999 else -1
+    if size < 0:
+        return htx_response_size(b"HTTP/1.1", b"%d" % status, reason, headers, 0, False)
+    for name, value in headers:
+        if name != b"connection":
+            size += len(name) + len(value)
+    return size
 
 
 def htx_page_size(page: bytes) -> int:

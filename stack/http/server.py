@@ -277,6 +277,10 @@ class ServerChannel(TwistedProtocol):
 
     is_tls = False
     _tls_facts: tuple[str, str] | None = None
+    # Set when the factory was replaced by a reload or retired: the channel checks before
+    # each request whether to move or close (see ``_before_request``). A flag, so the
+    # requests of a process that never reloads pay nothing for it.
+    moving = False
 
     def __init__(
         self,
@@ -400,7 +404,8 @@ class ServerChannel(TwistedProtocol):
         else:
             self.deadline = None
         if len(self._exchanges) == 1:
-            self._before_request()
+            if self.moving:
+                self._before_request()
             self.handler.handle(exchange)
         else:
             self.pause_reading(self)  # pipelined: let the earlier one answer first
@@ -427,6 +432,8 @@ class ServerChannel(TwistedProtocol):
             self.idle = True
             timeout = self.timeouts.http_keep_alive
             self.deadline = None if timeout is None else self.deadlines.now() + timeout
+            if self.moving and self.between_requests:
+                self._before_request()
 
     # -- exchange lifecycle ------------------------------------------------------------------------
 
@@ -454,7 +461,8 @@ class ServerChannel(TwistedProtocol):
         else:
             self._pausers.discard(self)
         if self._exchanges:
-            self._before_request()
+            if self.moving:
+                self._before_request()
             self.handler.handle(self._exchanges[0])
         else:
             self._maybe_idle()
@@ -618,7 +626,7 @@ class ServerFactory(Factory):
         self.connections = 0
         self.ports: list[Any] = []
         self._accepting = True
-        self.successor: ServerFactory | None = None
+        self._successor: ServerFactory | None = None
         self.retiring = False
         self.channels: set[ServerChannel] = set()
         self.on_empty: Callable[[], object] | None = None
@@ -634,8 +642,19 @@ class ServerFactory(Factory):
             counters.accepted(self.connections, self.deadlines.now())
         return channel
 
+    @property
+    def successor(self) -> ServerFactory | None:
+        return self._successor
+
+    @successor.setter
+    def successor(self, factory: ServerFactory | None) -> None:
+        self._successor = factory
+        for channel in self.channels:
+            channel.moving = factory is not None or self.retiring
+
     def _adopt(self, channel: _CountedChannel) -> None:
         channel.factory = self
+        channel.moving = self._successor is not None or self.retiring
         self.channels.add(channel)
         self.connections += 1
         if self.maxconn and self.connections >= self.maxconn and self._accepting:
@@ -666,6 +685,7 @@ class ServerFactory(Factory):
         connections close now, busy ones after their current request."""
         self.retiring = True
         for channel in list(self.channels):
+            channel.moving = True
             channel.retire()
 
     def hand_over_idle(self) -> None:
@@ -701,11 +721,6 @@ class _CountedChannel(ServerChannel):
                 self.keep_alive = False
         elif factory.retiring:
             self.keep_alive = False
-
-    def _maybe_idle(self) -> None:
-        super()._maybe_idle()
-        if self.factory.successor is not None and self.between_requests:
-            self._before_request()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         super().connectionLost(reason)
