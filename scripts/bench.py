@@ -1,6 +1,6 @@
 """Side-by-side benchmarks of stack against the seed deployment, same origin, same load.
 
-Run it as ``scripts/bench`` (see ``--help``). Four benchmarks, all by default (``--only``):
+Run it as ``scripts/bench`` (see ``--help``). Five benchmarks, all by default (``--only``):
 
 * ``balancer``: stack's balancer tier against HAProxy 2.6 (``nbthread 1``), plain HTTP;
 * ``edge``: the full HTTPS pipeline over keep-alive. stack's edge and balancer in one process
@@ -21,6 +21,9 @@ Run it as ``scripts/bench`` (see ``--help``). Four benchmarks, all by default (`
   through the other load balancer, for VRRPv3 at ``advert_int 0.1`` and for keepalived's
   defaults (v2, 1 s), each for a clean stop, a SIGKILL and a cut link, beside keepalived's
   own figures (vrrp.md section 6). Skipped when not root.
+* ``workers``: stack's balancer tier with ``workers = 1`` and ``workers = 2`` (not pinned: the
+  second worker needs the other CPU), req/s and CPU-us per request of the master and its
+  workers together, and the req/s ratio.
 
 The method is python.md section 3's:
 
@@ -85,7 +88,7 @@ GOAL_RATIO = 2.0
 # to the seed deployment's (higher is better)
 EDGE_TARGET_RATIO = 1.0
 EDGE_GOAL_RATIO = 1.5
-BENCHMARKS = ("balancer", "edge", "cache", "failover")
+BENCHMARKS = ("balancer", "edge", "cache", "failover", "workers")
 MAX_BAD_FRACTION = 0.01  # more non-2xx answers than this and the run measured an error path
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SAMPLE_INTERVAL = 0.5  # seconds between /proc/net/tcp samples during an edge run
@@ -1375,7 +1378,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
         description=(
-            "Four benchmarks, all by default (--only picks one). balancer:"
+            "Five benchmarks, all by default (--only picks one). balancer:"
             " requests/s and CPU-us per request of stack's balancer tier and of HAProxy with"
             " the equivalent config, both proxying to the same origin; ratio stack / haproxy"
             " CPU-us per request, target <= 2.5, goal <= 2.0. edge: the full HTTPS pipeline"
@@ -1387,6 +1390,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             " serving the same objects (--cache-objects); ratios of req/s and of throughput per"
             " core, stack / each. failover: takeover times of the scripts/ha-lab pair (root)"
             " for VRRPv3 at 0.1 s and v2 at 1 s, stop/kill/cut, beside keepalived's."
+            " workers: the balancer's req/s with workers = 1 and 2 (not pinned)."
             " What is under test runs on --proxy-cpu; wrk"
             " and the origin on --load-cpu. Exits non-zero only if something failed to run,"
             " never because of a slow result."
@@ -1396,7 +1400,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         choices=BENCHMARKS,
-        help="run one benchmark (default: balancer, then edge, then cache, then failover)",
+        help="run one benchmark (default: balancer, edge, cache, failover, then workers)",
     )
     parser.add_argument(
         "--cache-objects",
@@ -1532,8 +1536,64 @@ def run_failover(args: argparse.Namespace) -> dict[str, object]:
     return results
 
 
+def start_workers(args: argparse.Namespace, procs: Processes) -> tuple[Process, list[Subject]]:
+    """The origin, then stack's balancer with ``workers = 1`` and with ``workers = 2``, not
+    pinned: the second worker needs the other CPU (which wrk and the origin share)."""
+    origin, ports = start_origin(args, procs)
+    subjects = []
+    for count, port in zip((1, 2), servers.free_ports(2), strict=True):
+        ini = render("stack.ini.in", procs.workdir / f"w{count}.ini", front_port=port, **ports)
+        ini.write_text(ini.read_text().replace("[global]\n", f"[global]\nworkers = {count}\n", 1))
+        argv = [args.twistd, "-n", "--pidfile=", "stack", "-c", str(ini), "--tier", "balancer"]
+        label = f"stack-{count}w"
+        process = procs.start(label, port, argv, stack_env())
+        servers.wait_listening(process, port, args.start_timeout)
+        subject = Subject(label, port, [process])
+        verify(subject)
+        subjects.append(subject)
+    return origin, subjects
+
+
+def run_workers(args: argparse.Namespace, procs: Processes) -> dict[str, object]:
+    """Throughput of the balancer with 1 and 2 worker processes, rounds alternated."""
+    print("== workers: stack's balancer tier with workers = 1 and workers = 2 (not pinned)")
+    origin, subjects = start_workers(args, procs)
+    width = max(10, *(len(s.label) for s in subjects))
+    print(f"wrk -t1 -c{args.connections} + origin on CPU {args.load_cpu}; {args.rounds} round(s)")
+    if args.warmup > 0:
+        for subject in subjects:
+            run_wrk(args, subject.url, args.warmup)
+    print(f"\n{header(width, False)}")
+    rows: list[Measurement] = []
+    for number in range(1, args.rounds + 1):
+        order = subjects if number % 2 else list(reversed(subjects))
+        for subject in order:
+            row = measure(args, subject, origin, number, args.duration)
+            rows.append(row)
+            print_row(row, str(number), width)
+    medians = [median_of(rows, subject.label, 0) for subject in subjects]
+    for m in medians:
+        print_row(m, "median", width)
+    one, two = medians
+    scale = two.rps / one.rps
+    print(
+        f"\nreq/s workers=2 / workers=1: {scale:.2f} (CPU-us/req {one.cpu_us_per_request:.1f}"
+        f" vs {two.cpu_us_per_request:.1f}, master and workers summed; on a 2-CPU machine the"
+        " second worker shares its CPU with wrk and the origin)"
+    )
+    return {
+        "benchmark": "workers",
+        "settings": settings(args),
+        "rounds": [asdict(m) for m in rows],
+        "medians": {m.proxy: asdict(m) for m in medians},
+        "ratio_rps_2_over_1": scale,
+    }
+
+
 def run(args: argparse.Namespace, procs: Processes, benchmark: str) -> dict[str, object]:
     """One benchmark: start, warm up, alternate rounds, print; returns the JSON results."""
+    if benchmark == "workers":
+        return run_workers(args, procs)
     if benchmark == "cache":
         return run_cache(args, procs)
     if benchmark == "failover":

@@ -261,7 +261,7 @@ class StackService(MultiService):
         log.info("reload: {path} applied", path=path)
         return True
 
-    def _validated(self, path: str) -> StackConfig:
+    def _validated(self, path: str, tiers: list[str] | None = None) -> StackConfig:
         try:
             config = self.load_config(path)
         except ConfigError as exc:
@@ -274,7 +274,7 @@ class StackService(MultiService):
                 f"certificate reload failed, still serving the previous ones: {problem}"
                 for problem in check_certificates(config)
             ]
-        missing = [t for t in self.tiers if t not in config.tiers]
+        missing = [t for t in (self.tiers if tiers is None else tiers) if t not in config.tiers]
         if missing:
             problems.append(
                 f"{path} no longer describes the {', '.join(missing)} tier(s) this process "

@@ -86,8 +86,17 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
     # The balancer and the edges form the generation a SIGHUP replaces; the demo origins,
     # the runtime API sockets and the VRRP announcer live across reloads.
+    serving = [t for t in tiers if t in ("balancer", "edge")]
+    master = config.global_.workers > 1 and bool(serving)
+    root: StackService
     try:
-        root = StackService(config, [t for t in tiers if t in ("balancer", "edge")], reactor)
+        if master:
+            from stack.master import MasterService
+
+            # workers = N: this process opens the sockets and runs N worker processes
+            root = MasterService(config, tiers, reactor)
+        else:
+            root = StackService(config, serving, reactor)
     except (CertificateError, OSError) as exc:
         raise SystemExit(f"stack: {exc}") from None
     if "demo" in tiers:
@@ -97,7 +106,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             service = demo_service(demo, reactor)
             service.setServiceParent(root)
             root.demos.append(service)
-    if config.global_.stats_sockets:
+    # The runtime API socket belongs to the balancer's process (the edge's when the file has
+    # no balancer): split per tier, the other processes would find its path taken. With
+    # workers, worker 1 serves it.
+    owner = "balancer" in tiers or ("edge" in tiers and "balancer" not in config.tiers)
+    if config.global_.stats_sockets and owner and not master:
         from stack.runtime.service import RuntimeService
 
         # The runtime API (HAProxy's 'stats socket'): the commands are the current

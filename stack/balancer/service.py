@@ -178,7 +178,7 @@ class BalancerService(MultiService):
                 ListenService(reactor, bind, factory, handover=handover).setServiceParent(self)
         # Stick-table replication, once the stick rules have given the tables their data
         # types (what a peers DEFINE announces): one service per [peers] section.
-        from stack.peers.service import peers_services
+        from stack.peers.service import peers_services, replicated
 
         # A reload keeps the running peers services (their sockets and sessions) of the
         # sections that did not change; the tables they replicate are carried over too.
@@ -201,7 +201,7 @@ class BalancerService(MultiService):
                     kept[name] = old_peers
                     self._adopted.append(old_peers)
                     # the carried tables are already attached; a recreated one is not
-                    old_peers.attach([t for t in self.tables.values() if t.peers == name])
+                    old_peers.attach(replicated(name, self.tables))
             previous.peers = {}
         fresh = [p for p in config.peers if p.name not in kept]
         only_fresh = dataclasses.replace(config, peers=tuple(fresh))

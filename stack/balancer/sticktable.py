@@ -37,9 +37,10 @@ Rules (:class:`StickRules`)
     ``force-persist``).
 
 Peers hooks
-    ``StickTable.listener`` is called with ``(table, entry)`` after every local update (store
-    or match refresh), which HAProxy pushes to its peers; :meth:`StickTable.apply_remote`
-    applies a peer's update without calling it; :meth:`StickTable.entries` iterates entries
+    Each of ``StickTable.listeners`` (one per peers section replicating the table) is called
+    with ``(table, entry)`` after every local update (store or match refresh), which HAProxy
+    pushes to its peers; :meth:`StickTable.apply_remote` applies a peer's update without
+    calling them; :meth:`StickTable.entries` iterates entries
     for a full resync. ``key_size``, ``expire_ms`` and ``data_types`` are what a DEFINE message
     announces.
 
@@ -124,7 +125,7 @@ class StickTable:
     """A stick table (``stick-table type T [len N] size N [expire T] [nopurge] [peers P]``).
 
     ``name`` is what ``show table`` prints (the backend's name for a backend's table).
-    ``listener``, when set, is told of every local update (see the module docstring).
+    ``listeners`` are told of every local update (see the module docstring).
     ``server_data`` is whether the table carries ``server_id``/``server_key`` (HAProxy adds
     them to every table a stick rule uses; :class:`StickRules` sets it); it decides what
     ``show`` prints and ``data_types``.
@@ -143,7 +144,7 @@ class StickTable:
             self.key_size = config.key_len + 1
         else:
             self.key_size = _TYPE_KEY_SIZE[self.type]
-        self.listener: StickListener | None = None
+        self.listeners: list[StickListener] = []
         self.server_data = False
         self._entries: dict[Key, StickEntry] = {}
         self._queue: list[tuple[float, int, Key]] = []  # (order, qseq, key), lazily pruned
@@ -269,7 +270,7 @@ class StickTable:
     # --- operations --------------------------------------------------------------------------
 
     def lookup(self, key: Key, now: float, touch: bool = True) -> StickEntry | None:
-        """The live entry for ``key``. A hit is refreshed (new expiry, listener told) unless
+        """The live entry for ``key``. A hit is refreshed (new expiry, listeners told) unless
         ``touch`` is false; an expired entry is dropped and is a miss."""
         entry = self._entries.get(key)
         if entry is None:
@@ -279,8 +280,8 @@ class StickTable:
             return None
         if touch:
             self._touch(entry, now)
-            if self.listener is not None:
-                self.listener(self, entry)
+            for listener in self.listeners:
+                listener(self, entry)
         return entry
 
     def store(
@@ -294,8 +295,8 @@ class StickTable:
         entry.server_id = server_id
         entry.server_key = server_key
         self._touch(entry, now)
-        if self.listener is not None:
-            self.listener(self, entry)
+        for listener in self.listeners:
+            listener(self, entry)
         return entry
 
     def apply_remote(
@@ -308,7 +309,7 @@ class StickTable:
     ) -> StickEntry | None:
         """Apply a peer's update (``peer_treat_updatemsg``): create or overwrite the entry;
         ``None`` data were not sent and are left as they are. The expiry is the table's, or
-        ``expire`` seconds for a timed update (not capped in 2.6). The listener is not
+        ``expire`` seconds for a timed update (not capped in 2.6). The listeners are not
         called. ``None`` when the table is full and cannot make room."""
         entry = self._entry_for(self.native_key(key), now)
         if entry is None:
@@ -323,7 +324,7 @@ class StickTable:
     def set_server_id(self, key: Key, server_id: int | None, now: float) -> StickEntry | None:
         """``set table <t> key <k> [data.server_id <v>]``: create the entry if needed, set
         ``server_id`` when given (``server_key`` is left as it is), refresh it and tell the
-        listener (``stktable_touch_local``). ``None`` when the table is full and cannot make
+        listeners (``stktable_touch_local``). ``None`` when the table is full and cannot make
         room."""
         entry = self._entry_for(key, now)
         if entry is None:
@@ -332,8 +333,8 @@ class StickTable:
             value = server_id & _U32  # a C int: the low 32 bits, signed
             entry.server_id = value - (1 << 32) if value >= 1 << 31 else value
         self._touch(entry, now)
-        if self.listener is not None:
-            self.listener(self, entry)
+        for listener in self.listeners:
+            listener(self, entry)
         return entry
 
     def remove(self, key: Key) -> bool:

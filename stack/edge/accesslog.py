@@ -259,11 +259,18 @@ class LogFile:
             self.dropped += 1
 
     def reopen(self) -> None:
-        """Close and reopen the same path, as SIGUSR1 after logrotate asks; a file rotated
-        away is created again. If the new open fails the old descriptor stays in use and the
-        OSError is raised."""
+        """Reopen the path, as SIGUSR1 after logrotate asks: a file rotated away is created
+        again; one still in place is kept (under ``--uid`` it may not be openable again). If
+        the new open fails the old descriptor stays in use and the OSError is raised."""
         if self.path in _STREAMS or self._fd is None:
             return
+        try:
+            here, mine = os.stat(self.path), os.fstat(self._fd)
+        except OSError:
+            pass  # rotated away: open a new one
+        else:
+            if (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino):
+                return  # not rotated (logrotate's notifempty): keep writing to it
         fd = self._open()
         old, self._fd = self._fd, fd
         os.close(old)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from twisted.logger import Logger
+
 from stack.config.edge import LOG_LEVELS
 from stack.config.model import Edge
 from stack.edge.accesslog import LogFile, combined_line, error_line
@@ -23,6 +25,8 @@ from stack.edge.reverse import ReverseRewriter
 from stack.http import h1
 from stack.http.message import Headers, Request, Response, set_host
 from stack.http.server import Exchange, RequestHandler
+
+_log = Logger()
 
 
 class EdgeLog:
@@ -41,9 +45,14 @@ class EdgeLog:
             self.errors.write(line)
 
     def reopen(self) -> None:
+        """Each file on its own: one that cannot be reopened keeps its old descriptor, is
+        reported, and does not stop the others."""
         for log in (self.access, self.errors):
             if log is not None:
-                log.reopen()
+                try:
+                    log.reopen()
+                except OSError as exc:
+                    _log.error("log reopen failed, still writing to the rotated file: {e}", e=exc)
 
     def close(self) -> None:
         for log in (self.access, self.errors):

@@ -144,6 +144,15 @@ class PeersService(Service):
             )
 
 
+def replicated(section: str, tables: dict[str, StickTable]) -> list[StickTable]:
+    """The tables a section replicates: those naming it, and every table for the section
+    that keeps the local workers of ``workers = N`` in sync (``~workers``, a name no
+    configuration can give)."""
+    if section.startswith("~"):
+        return list(tables.values())
+    return [t for t in tables.values() if t.peers == section]
+
+
 def peers_services(
     config: model.StackConfig, tables: dict[str, StickTable], reactor: Any
 ) -> dict[str, PeersService]:
@@ -151,7 +160,7 @@ def peers_services(
     backend order). A section without a local peer line is not started (logged)."""
     services: dict[str, PeersService] = {}
     for section in config.peers:
-        mine = [t for t in tables.values() if t.peers == section.name]
+        mine = replicated(section.name, tables)
         try:
             section.local_peer  # noqa: B018
         except KeyError:

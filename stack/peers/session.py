@@ -140,6 +140,8 @@ class SharedTable:
         self.seq = 0
         self.local_seq = 0  # HAProxy's localupdate: the last local change
         self.journal: OrderedDict[Key, tuple[int, bool]] = OrderedDict()
+        # this section's entry in ``table.listeners`` while it runs
+        self.listener: Callable[[StickTable, StickEntry], None] | None = None
 
     def layout(self) -> codec.TableLayout:
         return codec.TableLayout(self.key_type, self.table.key_size, self.table.data_types)
@@ -302,7 +304,7 @@ class PeersSync:
         """Attach to the tables, connect to every remote peer, start the resync timer."""
         self.running = True
         for st in self.tables:
-            st.table.listener = self._listener(st)
+            self._listen(st)
         self._arm_resync(RESYNC_TIMEOUT)
         for peer in self.peers.values():
             self._schedule_connect(peer, 0.0)
@@ -310,7 +312,7 @@ class PeersSync:
     def stop(self) -> None:
         self.running = False
         for st in self.tables:
-            st.table.listener = None
+            self._unlisten(st)
         _cancel(self._resync_call)
         for peer in self.peers.values():
             _cancel(peer.connect_call)
@@ -330,8 +332,7 @@ class PeersSync:
             st.local_id = i
             shared.append(st)
         for gone in old.values():
-            if gone.table.listener is not None and self.running:
-                gone.table.listener = None
+            self._unlisten(gone)
         self.tables = shared
         for peer in self.peers.values():
             have = {pt.shared: pt for pt in peer.tables}
@@ -342,7 +343,7 @@ class PeersSync:
                     peer.session.remote_table = None
         if self.running:
             for st in shared:
-                st.table.listener = self._listener(st)
+                self._listen(st)
             for peer in self.peers.values():
                 if peer.session is not None:
                     peer.session.push()
@@ -351,11 +352,21 @@ class PeersSync:
     def synced(self) -> bool:
         return self.flags & PEERS_F_RESYNC_REMOTE != 0
 
-    def _listener(self, st: SharedTable) -> Callable[[StickTable, StickEntry], None]:
+    def _listen(self, st: SharedTable) -> None:
+        if st.listener is not None:
+            return
+
         def changed(table: StickTable, entry: StickEntry) -> None:
             self.local_update(st, entry)
 
-        return changed
+        st.listener = changed
+        st.table.listeners.append(changed)
+
+    def _unlisten(self, st: SharedTable) -> None:
+        if st.listener is not None:
+            if st.listener in st.table.listeners:
+                st.table.listeners.remove(st.listener)
+            st.listener = None
 
     def local_update(self, st: SharedTable, entry: StickEntry) -> None:
         self.calls += 1
@@ -846,6 +857,12 @@ class PeerSession:
             return
         if entry is not None:
             st.note_remote(entry.key)
+            # Learnt here, it is a local change for the other sections replicating the
+            # table: with workers, the local workers' section and the remote load
+            # balancer's relay each other's updates (never back to where they came from).
+            for listener in table.listeners:
+                if listener is not st.listener:
+                    listener(table, entry)
 
     def _send_acks(self) -> None:
         assert self.peer is not None

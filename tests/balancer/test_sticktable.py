@@ -454,7 +454,7 @@ def test_listener_sees_local_updates_only() -> None:
         assert tab is t
         seen.append((e.key, e.server_id, e.server_key))
 
-    t.listener = listener
+    t.listeners.append(listener)
     t.store(b"a", 1, "s1", 0.0)
     t.lookup(b"a", 1.0)  # a stick match refresh is pushed too
     t.lookup(b"a", 2.0, touch=False)

@@ -449,6 +449,51 @@ def test_entries_learnt_from_a_peer_are_taught_but_not_pushed() -> None:
     assert keys == [b"newsess1"]
 
 
+def test_an_entry_learnt_in_one_section_is_pushed_by_the_others_sharing_the_table() -> None:
+    """workers = N: the workers' own section and the remote load balancer's relay each
+    other's updates, so what the remote peer sends reaches every worker, and the reverse;
+    nothing goes back to where it came from."""
+    node = Node(remotes=("lbA",))
+    workers = PeersSync(
+        "workers",
+        "worker1",
+        [("worker2", "addr-worker2")],
+        node.tables,
+        node.clock,
+        lambda peer: None,
+        rng=random.Random(7),
+        pid=4242,
+    )
+    node.start()
+    workers.start()
+    node.clock.advance(5)
+    assert len(node.t.listeners) == 2
+    sa, wa = node.accept()
+    wire = Wire()
+    session = workers.connected(workers.peers["worker2"], wire)
+    wire.take()
+    session.data_received(b"200\n")
+    wire.take()
+    sa.data_received(hx(DEFINE_1, CAPTURE_UPDATES[0]))
+    layout = workers.tables[0].layout()
+
+    def keys(w: Wire) -> list[bytes | int]:
+        return [
+            codec.decode_entry(m.data, layout, codec.RxDict()).key
+            for m in w.messages()
+            if isinstance(m, Update)
+        ]
+
+    assert keys(wire) == [b"newsess1"]  # relayed to the other worker
+    assert keys(wa) == []  # not back to lbA
+    # and what a worker sends goes out to lbA, not back to the worker
+    session.data_received(hx(DEFINE_1, CAPTURE_UPDATES[1]))
+    assert keys(wa) == [b"newsess2"]
+    assert keys(wire) == []
+    workers.stop()
+    assert len(node.t.listeners) == 1
+
+
 # --- timers --------------------------------------------------------------------------------------
 
 
@@ -526,7 +571,7 @@ def test_stop_closes_sessions_and_stops_reconnecting() -> None:
     assert wire.closed
     node.clock.advance(60)
     assert len(node.dialed) == 1
-    assert node.t.listener is None
+    assert node.t.listeners == []
 
 
 def test_attach_after_a_reload_keeps_journals_and_acks_of_the_same_tables() -> None:
@@ -546,4 +591,4 @@ def test_attach_after_a_reload_keeps_journals_and_acks_of_the_same_tables() -> N
     msgs = wire.messages()
     assert isinstance(msgs[0], Define) and msgs[0].name == b"be_new" and msgs[0].table_id == 1
     node.sync.attach([other])
-    assert kept.listener is None and other.listener is not None
+    assert kept.listeners == [] and len(other.listeners) == 1

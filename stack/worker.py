@@ -1,0 +1,162 @@
+"""One worker process of ``workers = N``: the edge and balancer tiers on sockets the master opened.
+
+The master (:mod:`stack.master`) starts ``python -m stack.worker`` with the listening sockets
+as inherited file descriptors (``--listen HOST:PORT=FD``). The worker runs the same service
+tree as a single process (:class:`~stack.reload.StackService`), so SIGHUP reloads it in place
+and SIGTERM drains it; only where it listens differs: the reactor's ``listenTCP`` adopts the
+inherited socket for an endpoint instead of binding a new one, and the kernel spreads the
+connections accepted on the shared socket over the workers.
+
+The workers' stick tables stay in sync through the peers protocol: every worker is a peer of
+a ``~workers`` section (unix sockets in the master's run directory) that replicates every
+table. Only worker 1 runs the configuration's own ``[peers]`` sections (the remote load
+balancer sees one peer, as from a single process); what it learns from either side it relays
+to the other.
+
+Log events go to stdout as ``LEVEL TEXT`` lines, which the master logs as its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from stack.config import load
+from stack.config.model import Peer, PeersSection, StackConfig
+
+WORKERS_SECTION = "~workers"  # not a name a configuration can give (see peers_services)
+
+
+def peer_socket(run_dir: str, index: int) -> str:
+    return os.path.join(run_dir, f"worker{index}.peers")
+
+
+def worker_config(config: StackConfig, index: int, count: int, run_dir: str) -> StackConfig:
+    """``config`` as worker ``index`` of ``count`` runs it: the workers' own peers section
+    added, the configuration's sections kept by worker 1 only."""
+    peers = tuple(
+        Peer(f"worker{k}", peer_socket(run_dir, k))  # type: ignore[arg-type]
+        for k in range(1, count + 1)
+    )
+    mesh = PeersSection(WORKERS_SECTION, peers, f"worker{index}")
+    own = config.peers if index == 1 else ()
+    return dataclasses.replace(config, peers=(*own, mesh))
+
+
+def inherit_listeners(reactor: Any, sockets: dict[tuple[str, int], int]) -> None:
+    """Make ``reactor.listenTCP`` adopt the master's socket for an endpoint it passed (the
+    services listen as they always do and never know)."""
+    listen = reactor.listenTCP
+
+    def listen_tcp(port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+        fd = sockets.pop((interface, port), None)
+        if fd is None:
+            return listen(port, factory, backlog=backlog, interface=interface)
+        family = socket.AF_INET6 if ":" in interface else socket.AF_INET
+        adopted = reactor.adoptStreamPort(fd, family, factory)
+        os.close(fd)  # adoptStreamPort keeps its own duplicate
+        return adopted
+
+    reactor.listenTCP = listen_tcp
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stack.worker")
+    parser.add_argument("--config", "-c", required=True)
+    parser.add_argument("--tier", action="append", default=[])
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--master", type=int, required=True, help="the master's pid")
+    parser.add_argument("--listen", action="append", default=[], help="HOST:PORT=FD")
+    return parser.parse_args(argv)
+
+
+def _endpoint(text: str) -> tuple[tuple[str, int], int]:
+    where, _, fd = text.rpartition("=")
+    host, _, port = where.rpartition(":")
+    return (host, int(port)), int(fd)
+
+
+def _log_to_stdout() -> None:
+    from twisted.logger import formatEvent, globalLogBeginner
+
+    def observer(event: dict[str, Any]) -> None:
+        level = event.get("log_level")
+        name = level.name if level is not None else "info"
+        text = formatEvent(event)
+        failure = event.get("log_failure")
+        if failure is not None:
+            text = f"{text}\n{failure.getTraceback()}"
+        for line in text.splitlines() or [""]:
+            sys.stdout.write(f"{name} {line}\n")
+        sys.stdout.flush()
+
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)  # type: ignore[list-item]
+
+
+def _die_with_master(master: int) -> None:
+    """SIGTERM this worker when the master dies, even by SIGKILL (Linux PR_SET_PDEATHSIG):
+    a worker never serves on unsupervised."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != master:  # the master died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    _die_with_master(args.master)
+    from stack.reactor import install
+
+    reactor = install()
+    _log_to_stdout()
+    with contextlib.suppress(FileNotFoundError):  # left by this worker's predecessor
+        os.unlink(peer_socket(args.run_dir, args.index))
+    inherit_listeners(reactor, dict(_endpoint(text) for text in args.listen))
+
+    def load_config(path: str) -> StackConfig:
+        return worker_config(load(path), args.index, args.count, args.run_dir)
+
+    from stack.reload import StackService
+
+    tiers = [t for t in args.tier if t in ("balancer", "edge")]
+    root = StackService(load_config(args.config), tiers, reactor, load_config=load_config)
+    if args.index == 1 and root.config.global_.stats_sockets:
+        from stack.runtime.service import RuntimeService
+
+        root.runtime = RuntimeService(
+            root.api,
+            root.config.global_.stats_sockets,
+            reactor,
+            bufsize=root.config.global_.limits.max_header_bytes,
+        )
+        root.runtime.setServiceParent(root)
+    _run(reactor, root.privilegedStartService, root.startService, root.stopService)
+    return 0
+
+
+def _run(
+    reactor: Any, privileged: Callable[[], object], start: Callable[[], object], stop: Any
+) -> None:
+    try:
+        privileged()
+    except SystemExit as exc:
+        sys.stdout.write(f"error {exc}\n")
+        raise
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
