@@ -107,9 +107,12 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             service.setServiceParent(root)
             root.demos.append(service)
     # The runtime API socket belongs to the balancer's process (the edge's when the file has
-    # no balancer): split per tier, the other processes would find its path taken. With
-    # workers, worker 1 serves it.
-    owner = "balancer" in tiers or ("edge" in tiers and "balancer" not in config.tiers)
+    # no balancer, any process when it has neither): split per tier, the other processes
+    # would find its path taken. With workers, worker 1 serves it.
+    if "balancer" in config.tiers:
+        owner = "balancer" in tiers
+    else:
+        owner = "edge" in tiers or "edge" not in config.tiers
     if config.global_.stats_sockets and owner and not master:
         from stack.runtime.service import RuntimeService
 
