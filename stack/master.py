@@ -31,12 +31,12 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet import protocol
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from stack.config.model import Endpoint, StackConfig
-from stack.http.listen import ListenError
+from stack.http.listen import ListenError, interface_of
 from stack.reload import ReloadRejected, StackService
 from stack.signals import on_signal
 
@@ -63,10 +63,7 @@ def listened(config: StackConfig, tiers: list[str]) -> list[Endpoint]:
 
 
 def _key(bind: Endpoint) -> tuple[str, int]:
-    host = "" if bind.host in ("*", "") else bind.host
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return (host, bind.port)
+    return (interface_of(bind), bind.port)
 
 
 def open_listener(bind: Endpoint, port: int | None = None) -> socket.socket:
@@ -111,9 +108,10 @@ class _Worker(protocol.ProcessProtocol):
     def _relay(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace")
         name, _, message = text.partition(" ")
-        level = LogLevel.levelWithName(name) if name in _LEVELS else LogLevel.info
-        if name not in _LEVELS:
-            message = text
+        if name in _LEVELS:  # stack.worker writes "LEVEL TEXT"; anything else is as is
+            level = LogLevel.levelWithName(name)
+        else:
+            level, message = LogLevel.info, text
         log.emit(level, "worker {index}: {message}", index=self.index, message=message)
 
     def processEnded(self, reason: Failure) -> None:
@@ -149,7 +147,6 @@ class WorkersService(Service):
         self.sockets: dict[tuple[str, int], list[socket.socket]] = {}
         self.workers: dict[int, _Worker] = {}
         self.delays: dict[int, float] = {}
-        self.restarts = 0
         self.run_dir: str | None = None
         self.stopping = False
         self._calls: dict[int, Any] = {}
@@ -236,7 +233,6 @@ class WorkersService(Service):
         else:
             delay = RESTART_DELAY
             self.delays[index] = RESTART_DELAY * 2
-        self.restarts += 1
         log.error(
             "worker {index} (pid {pid}) {how}; starting it again in {delay:g} s",
             index=index,
@@ -270,20 +266,13 @@ class WorkersService(Service):
             return succeed(None)
         bound = self.config.global_.hard_stop_after + 5.0
         kill = self.reactor.callLater(bound, self.signal, signal.SIGKILL)
-        done: Deferred[None] = Deferred()
-        left = [len(waiting)]
 
-        def one(_: object) -> None:
-            left[0] -= 1
-            if left[0] == 0:
-                if kill.active():
-                    kill.cancel()
-                self._remove_run_dir()
-                done.callback(None)
+        def all_ended(_: object) -> None:
+            if kill.active():
+                kill.cancel()
+            self._remove_run_dir()
 
-        for d in waiting:
-            d.addBoth(one)
-        return done
+        return DeferredList(waiting).addCallback(all_ended)
 
     def _close_sockets(self) -> None:
         for own in self.sockets.values():
@@ -329,27 +318,18 @@ class MasterService(StackService):
             self._undo_usr1 = None
         return super().stopService()
 
-    def reload(self) -> bool:
-        """Validate here, then let every worker reload itself in place."""
-        path = self.config.path
-        log.info("reload: reading {path}", path=path)
-        try:
-            config = self._validated(path, self.worker_tiers)
-            before = sorted(_key(b) for b in listened(self.config, self.worker_tiers))
-            after = sorted(_key(b) for b in listened(config, self.worker_tiers))
-            if before != after:
-                raise ReloadRejected(
-                    "with workers, the listening sockets belong to the master: the bind "
-                    "lines changed, restart to apply them"
-                )
-        except ReloadRejected as exc:
-            for problem in exc.args:
-                log.error("reload: {problem}", problem=problem)
-            log.error("reload rejected: still running the previous configuration")
-            return False
-        self.config = config
+    def _validated(self, path: str, tiers: list[str] | None = None) -> StackConfig:
+        return super()._validated(path, self.worker_tiers)
+
+    def _apply(self, config: StackConfig) -> str:
+        """Validated here; every worker then reloads itself in place."""
+        before = sorted(_key(b) for b in listened(self.config, self.worker_tiers))
+        after = sorted(_key(b) for b in listened(config, self.worker_tiers))
+        if before != after:
+            raise ReloadRejected(
+                "with workers, the listening sockets belong to the master: the bind "
+                "lines changed, restart to apply them"
+            )
         self.workers.config = config
-        self.reloads += 1
         self.workers.signal(signal.SIGHUP)
-        log.info("reload: {path} passed to {count} workers", path=path, count=self.workers.count)
-        return True
+        return f"passed to {self.workers.count} workers"

@@ -199,6 +199,17 @@ class StackService(MultiService):
     def api(self) -> RuntimeApi:
         return self.generation.api
 
+    def serve_runtime_api(self) -> None:
+        """Listen on the ``stats socket`` lines (HAProxy's runtime API). The commands are
+        the current generation's (each tier registers its own), swapped at every reload."""
+        from stack.runtime.service import RuntimeService
+
+        global_ = self.config.global_
+        self.runtime = RuntimeService(
+            self.api, global_.stats_sockets, self.reactor, bufsize=global_.limits.max_header_bytes
+        )
+        self.runtime.setServiceParent(self)
+
     # -- start and stop ----------------------------------------------------------------------------
 
     def privilegedStartService(self) -> None:
@@ -244,22 +255,28 @@ class StackService(MultiService):
         log.info("reload: reading {path}", path=path)
         try:
             config = self._validated(path)
-            new = self._start(config)
+            done = self._apply(config)
         except ReloadRejected as exc:
             for problem in exc.args:
                 log.error("reload: {problem}", problem=problem)
             log.error("reload rejected: still running the previous configuration")
             return False
-        old, self.generation = self.generation, new
         self.config = config
+        self.reloads += 1
+        log.info("reload: {path} {done}", path=path, done=done)
+        return True
+
+    def _apply(self, config: StackConfig) -> str:
+        """Put a validated ``config`` in service (or raise :class:`ReloadRejected`); returns
+        what the log line says was done."""
+        new = self._start(config)
+        old, self.generation = self.generation, new
         if self.runtime is not None:
             self.runtime.api = new.api
-        self.reloads += 1
         self.retiring.append(old)
         self._remove(old)
         old.drain(self.grace).addBoth(lambda _: self.retiring.remove(old))
-        log.info("reload: {path} applied", path=path)
-        return True
+        return "applied"
 
     def _validated(self, path: str, tiers: list[str] | None = None) -> StackConfig:
         try:

@@ -114,17 +114,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     else:
         owner = "edge" in tiers or "edge" not in config.tiers
     if config.global_.stats_sockets and owner and not master:
-        from stack.runtime.service import RuntimeService
-
-        # The runtime API (HAProxy's 'stats socket'): the commands are the current
-        # generation's (each tier registers its own), swapped at every reload.
-        root.runtime = RuntimeService(
-            root.api,
-            config.global_.stats_sockets,
-            reactor,
-            bufsize=config.global_.limits.max_header_bytes,
-        )
-        root.runtime.setServiceParent(root)
+        root.serve_runtime_api()
     if "vrrp" in tiers:
         from stack.vrrp.service import VrrpService
 

@@ -24,7 +24,6 @@ import dataclasses
 import os
 import socket
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from stack.config import load
@@ -132,30 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     tiers = [t for t in args.tier if t in ("balancer", "edge")]
     root = StackService(load_config(args.config), tiers, reactor, load_config=load_config)
     if args.index == 1 and root.config.global_.stats_sockets:
-        from stack.runtime.service import RuntimeService
-
-        root.runtime = RuntimeService(
-            root.api,
-            root.config.global_.stats_sockets,
-            reactor,
-            bufsize=root.config.global_.limits.max_header_bytes,
-        )
-        root.runtime.setServiceParent(root)
-    _run(reactor, root.privilegedStartService, root.startService, root.stopService)
-    return 0
-
-
-def _run(
-    reactor: Any, privileged: Callable[[], object], start: Callable[[], object], stop: Any
-) -> None:
+        root.serve_runtime_api()
     try:
-        privileged()
-    except SystemExit as exc:
+        root.privilegedStartService()
+    except SystemExit as exc:  # a socket that cannot be adopted: said in the master's log
         sys.stdout.write(f"error {exc}\n")
         raise
-    reactor.callWhenRunning(start)
-    reactor.addSystemEventTrigger("before", "shutdown", stop)
+    reactor.callWhenRunning(root.startService)
+    reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
     reactor.run()
+    return 0
 
 
 if __name__ == "__main__":

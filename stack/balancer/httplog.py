@@ -279,9 +279,9 @@ def htx_response_size(
 def htx_head_size(status: int, reason: bytes, headers: Headers) -> int:
     """:func:`htx_response_size` of an HTTP/1.1 head alone, for every proxied response (the
     status is three digits, so no formatting is needed to know its length)."""
-    size = _HTX_START_LINE + 12 + len(reason) if 100 <= status <= 999 else -1
-    if size < 0:
+    if not 100 <= status <= 999:
         return htx_response_size(b"HTTP/1.1", b"%d" % status, reason, headers, 0, False)
+    size = _HTX_START_LINE + 12 + len(reason)  # "HTTP/1.1", three digits, end of headers
     for name, value in headers:
         if name != b"connection":
             size += len(name) + len(value)

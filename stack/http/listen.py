@@ -63,6 +63,15 @@ def _key(bind: Endpoint) -> tuple[str, int]:
     return (bind.host.lower(), bind.port)
 
 
+def interface_of(bind: Endpoint) -> str:
+    """The address a bind listens on, as ``listenTCP`` takes it: ``""`` for ``*``, an IPv6
+    address without its brackets."""
+    host = "" if bind.host in ("*", "") else bind.host
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host
+
+
 class ListenService(Service):
     """Listens on one endpoint in ``privilegedStartService`` (before twistd drops root), or
     takes the port a previous generation held for the same endpoint.
@@ -101,10 +110,7 @@ class ListenService(Service):
 
     def listen(self) -> Any:
         """Open the socket now; :class:`ListenError` says why it failed."""
-        host = self.bind.host
-        interface = "" if host in ("*", "") else host
-        if interface.startswith("[") and interface.endswith("]"):
-            interface = interface[1:-1]
+        interface = interface_of(self.bind)
         try:
             return self.reactor.listenTCP(self.bind.port, self.wrapper, interface=interface)
         except CannotListenError as exc:
