@@ -21,9 +21,11 @@ Run it as ``scripts/bench`` (see ``--help``). Five benchmarks, all by default (`
   through the other load balancer, for VRRPv3 at ``advert_int 0.1`` and for keepalived's
   defaults (v2, 1 s), each for a clean stop, a SIGKILL and a cut link, beside keepalived's
   own figures (vrrp.md section 6). Skipped when not root.
-* ``workers``: stack's balancer tier with ``workers = 1`` and ``workers = 2`` (not pinned: the
-  second worker needs the other CPU), req/s and CPU-us per request of the master and its
-  workers together, and the req/s ratio.
+* ``workers``: stack with ``workers = 1`` and ``workers = 2`` (not pinned: the second worker
+  needs the other CPU), on two paths: the balancer tier over HTTP, and the edge + balancer over
+  HTTPS keep-alive (more work per request, so the workers rather than wrk and the origin limit
+  the rate). req/s and CPU-us per request of the master and its workers together, and the
+  req/s ratio of each path.
 
 The method is python.md section 3's:
 
@@ -70,7 +72,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, astuple, dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
 
@@ -123,6 +125,11 @@ class Processes:
         process = Process(label, servers.spawn(argv, log, self.workdir, env), log, port)
         self.started.append(process)
         return process
+
+    def stop(self, process: Process) -> None:
+        """Stop one before the others (to free the CPU for the next measurement)."""
+        servers.stop(process, timeout=5)
+        self.started.remove(process)
 
     def stop_all(self) -> None:
         servers.stop(*reversed(self.started), timeout=5)
@@ -290,6 +297,16 @@ def cpu_busy_ticks(cpu: int) -> int:
     raise BenchError(f"CPU {cpu} not in /proc/stat")
 
 
+def machine_busy_ticks() -> int:
+    """Every tick the machine's CPUs were not idle, interrupts and softirqs included (where
+    loopback TCP spends much of its time), from the aggregate ``cpu`` line of /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu "):
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, line.split()[1:9])
+            return user + nice + system + irq + softirq + steal
+    raise BenchError("no aggregate cpu line in /proc/stat")
+
+
 def children_cpu_seconds() -> float:
     """CPU of our finished children (wrk), which have left /proc by the time we look."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -316,6 +333,7 @@ class Counters:
     wrk: float
     proxy_cpu_busy: float
     load_cpu_busy: float
+    machine_busy: float
     tcp_opens: float
     parts: tuple[float, ...] = ()  # each of the subject's processes (with its children)
 
@@ -329,14 +347,16 @@ class Counters:
             wrk=children_cpu_seconds(),
             proxy_cpu_busy=cpu_busy_ticks(args.proxy_cpu) / CLK_TCK,
             load_cpu_busy=cpu_busy_ticks(args.load_cpu) / CLK_TCK,
+            machine_busy=machine_busy_ticks() / CLK_TCK,
             tcp_opens=tcp_active_opens(),
             parts=parts,
         )
 
     def __sub__(self, other: Counters) -> Counters:
-        mine, theirs = astuple(self)[:-1], astuple(other)[:-1]
-        return Counters(
-            *(a - b for a, b in zip(mine, theirs, strict=True)),
+        counted = (f.name for f in dataclasses.fields(self) if f.name != "parts")
+        return dataclasses.replace(
+            self,
+            **{name: getattr(self, name) - getattr(other, name) for name in counted},
             parts=tuple(a - b for a, b in zip(self.parts, other.parts, strict=True)),
         )
 
@@ -456,6 +476,18 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
+# Every CPU this run may use, read before main() moves the bench itself to the load CPU (which
+# the processes it starts would otherwise inherit).
+MACHINE_CPUS = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
+
+
+def load_pin(args: argparse.Namespace) -> list[str]:
+    """``taskset`` for wrk and the origin: the load CPU, or every CPU when this benchmark
+    leaves the scheduler to spread everything over the machine (``args.unpinned``)."""
+    cpus = MACHINE_CPUS if getattr(args, "unpinned", False) else str(args.load_cpu)
+    return ["taskset", "-c", cpus]
+
+
 def run_wrk(
     args: argparse.Namespace,
     url: str,
@@ -464,9 +496,7 @@ def run_wrk(
 ) -> WrkResult:
     """wrk on the load CPU; ``sample`` is called every SAMPLE_INTERVAL while it runs."""
     argv = [
-        "taskset",
-        "-c",
-        str(args.load_cpu),
+        *load_pin(args),
         args.wrk,
         "-t1",
         f"-c{args.connections}",
@@ -521,6 +551,8 @@ class Measurement:
     tier_peak: int | None = None
     # a pipeline's CPU-us per request, process by process (Apache with its workers, HAProxy)
     cpu_us_by_process: dict[str, float] = field(default_factory=dict)
+    load_cpu_percent: float = 0.0  # wrk and the origin together, of one CPU
+    busy_cpu_percent: float = 0.0  # every CPU's busy time, interrupts too (200 = 2 CPUs full)
 
 
 def measure(
@@ -570,6 +602,8 @@ def measure(
         }
         if len(subject.processes) > 1
         else {},
+        load_cpu_percent=100 * (used.origin + used.wrk) / result.seconds,
+        busy_cpu_percent=100 * used.machine_busy / result.seconds,
     )
 
 
@@ -647,7 +681,7 @@ def start_origin(args: argparse.Namespace, procs: Processes) -> tuple[Process, d
     origin = procs.start(
         "origin",
         origin1,
-        ["taskset", "-c", str(args.load_cpu), args.haproxy, "-f", str(origin_cfg), "-db"],
+        [*load_pin(args), args.haproxy, "-f", str(origin_cfg), "-db"],
     )
     servers.wait_listening(origin, origin1, args.start_timeout)
     servers.wait_listening(origin, origin2, args.start_timeout)
@@ -655,6 +689,8 @@ def start_origin(args: argparse.Namespace, procs: Processes) -> tuple[Process, d
 
 
 def check_origin_pinned(args: argparse.Namespace, origin: Process) -> None:
+    if getattr(args, "unpinned", False):
+        return
     check_pinned(Subject(origin.label, origin.port, [origin]), args.load_cpu)
 
 
@@ -1352,6 +1388,8 @@ def median_of(rows: list[Measurement], proxy: str, round_: int) -> Measurement:
             name: statistics.median(m.cpu_us_by_process[name] for m in mine)
             for name in mine[0].cpu_us_by_process
         },
+        load_cpu_percent=med("load_cpu_percent"),
+        busy_cpu_percent=med("busy_cpu_percent"),
     )
 
 
@@ -1390,7 +1428,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             " serving the same objects (--cache-objects); ratios of req/s and of throughput per"
             " core, stack / each. failover: takeover times of the scripts/ha-lab pair (root)"
             " for VRRPv3 at 0.1 s and v2 at 1 s, stop/kill/cut, beside keepalived's."
-            " workers: the balancer's req/s with workers = 1 and 2 (not pinned)."
+            " workers: req/s with workers = 1 and 2 (not pinned), the balancer over HTTP and"
+            " the edge + balancer over HTTPS."
             " What is under test runs on --proxy-cpu; wrk"
             " and the origin on --load-cpu. Exits non-zero only if something failed to run,"
             " never because of a slow result."
@@ -1536,58 +1575,122 @@ def run_failover(args: argparse.Namespace) -> dict[str, object]:
     return results
 
 
-def start_workers(args: argparse.Namespace, procs: Processes) -> tuple[Process, list[Subject]]:
-    """The origin, then stack's balancer with ``workers = 1`` and with ``workers = 2``, not
-    pinned: the second worker needs the other CPU (which wrk and the origin share)."""
-    origin, ports = start_origin(args, procs)
+# The two paths the workers benchmark runs: the balancer alone over HTTP, and the edge +
+# balancer pipeline over HTTPS keep-alive (TLS and two HTTP engines per request: enough work per
+# request for the workers, rather than wrk and the origin on the other CPU, to be what limits).
+WORKER_PATHS = ("balancer", "edge")
+
+
+def with_workers(ini: Path, count: int) -> Path:
+    """The rendered config with ``workers = count`` in its [global] section."""
+    text = ini.read_text()
+    if "[global]\n" not in text:
+        raise BenchError(f"{ini} has no [global] section to set workers in")
+    ini.write_text(text.replace("[global]\n", f"[global]\nworkers = {count}\n", 1))
+    return ini
+
+
+def start_worker_subjects(
+    args: argparse.Namespace, procs: Processes, path: str, ports: dict[str, int], pki: Pki | None
+) -> list[Subject]:
+    """stack with ``workers = 1`` and with ``workers = 2`` on one path, each verified."""
     subjects = []
-    for count, port in zip((1, 2), servers.free_ports(2), strict=True):
-        ini = render("stack.ini.in", procs.workdir / f"w{count}.ini", front_port=port, **ports)
-        ini.write_text(ini.read_text().replace("[global]\n", f"[global]\nworkers = {count}\n", 1))
-        argv = [args.twistd, "-n", "--pidfile=", "stack", "-c", str(ini), "--tier", "balancer"]
-        label = f"stack-{count}w"
+    for count in (1, 2):
+        label = f"{path}-{count}w"
+        if path == "balancer":
+            (port,) = servers.free_ports(1)
+            ini = render("stack.ini.in", procs.workdir / f"{label}.ini", front_port=port, **ports)
+            tiers, scheme, cafile = ["balancer"], "http", None
+        else:
+            assert pki is not None
+            port, balancer_port = servers.free_ports(2)
+            ini = render(
+                "edge-stack.ini.in",
+                procs.workdir / f"{label}.ini",
+                edge_port=port,
+                balancer_port=balancer_port,
+                cert=pki.cert,
+                key=pki.key,
+                **ports,
+            )
+            tiers, scheme, cafile = ["edge", "balancer"], "https", pki.ca
+        with_workers(ini, count)
+        argv = ["taskset", "-c", MACHINE_CPUS, args.twistd, "-n", "--pidfile=", "stack"]
+        argv += ["-c", str(ini), *(arg for tier in tiers for arg in ("--tier", tier))]
         process = procs.start(label, port, argv, stack_env())
         servers.wait_listening(process, port, args.start_timeout)
-        subject = Subject(label, port, [process])
+        subject = Subject(label, port, [process], scheme=scheme, cafile=cafile)
         verify(subject)
         subjects.append(subject)
-    return origin, subjects
+    return subjects
+
+
+def print_workers_row(m: Measurement, label: str, width: int) -> None:
+    errors = ",".join(f"{k}={v}" for k, v in m.socket_errors.items())
+    if m.non_2xx:
+        errors = f"non2xx={m.non_2xx} {errors}".strip()
+    print(
+        f"{label:>6} {m.proxy:<{width}} {m.rps:>9,.0f} {m.cpu_us_per_request:>10.1f}"
+        f" {m.proxy_cpu_percent:>5.0f}% {m.load_cpu_percent:>9.0f}% {m.busy_cpu_percent:>6.0f}%"
+        f" {_fmt(m.p50_ms, '.2f'):>7} {_fmt(m.p99_ms, '.2f'):>7}  {errors}"
+    )
 
 
 def run_workers(args: argparse.Namespace, procs: Processes) -> dict[str, object]:
-    """Throughput of the balancer with 1 and 2 worker processes, rounds alternated."""
-    print("== workers: stack's balancer tier with workers = 1 and workers = 2 (not pinned)")
-    origin, subjects = start_workers(args, procs)
-    width = max(10, *(len(s.label) for s in subjects))
-    print(f"wrk -t1 -c{args.connections} + origin on CPU {args.load_cpu}; {args.rounds} round(s)")
-    if args.warmup > 0:
+    """Throughput with 1 and 2 worker processes, on both paths, rounds alternated per path.
+
+    Nothing is pinned: the machine's CPUs are the resource the workers share with wrk and the
+    origin, and the scheduler places all of them. ``busy`` near 100% x CPUs says the machine,
+    not stack, was what limited the run."""
+    loose = argparse.Namespace(**vars(args), unpinned=True)
+    cpus = len(MACHINE_CPUS.split(","))
+    print(f"== workers: stack with workers = 1 and workers = 2; nothing pinned, {cpus} CPUs")
+    origin, ports = start_origin(loose, procs)
+    pki = make_pki(args, procs.workdir)
+    results: dict[str, object] = {"benchmark": "workers", "settings": settings(args)}
+    for path in WORKER_PATHS:
+        subjects = start_worker_subjects(args, procs, path, ports, pki)
+        what = "balancer tier, HTTP" if path == "balancer" else "edge + balancer, HTTPS"
+        width = max(12, *(len(s.label) for s in subjects))
+        print(f"\n-- {what}: wrk -t1 -c{args.connections}; {args.rounds} round(s)")
+        if args.warmup > 0:
+            for subject in subjects:
+                run_wrk(loose, subject.url, args.warmup)
+        print(
+            f"{'round':>6} {'stack':<{width}} {'req/s':>9} {'CPU-us/req':>10} {'stack':>6}"
+            f" {'wrk+origin':>10} {'busy':>7} {'p50 ms':>7} {'p99 ms':>7}  errors"
+        )
+        rows: list[Measurement] = []
+        for number in range(1, args.rounds + 1):
+            order = subjects if number % 2 else list(reversed(subjects))
+            for subject in order:
+                row = measure(loose, subject, origin, number, args.duration)
+                rows.append(row)
+                print_workers_row(row, str(number), width)
+        medians = [median_of(rows, subject.label, 0) for subject in subjects]
+        for m in medians:
+            print_workers_row(m, "median", width)
+        one, two = medians
+        scale = two.rps / one.rps
+        print(
+            f"req/s workers=2 / workers=1 ({what}): {scale:.2f}; stack's CPU-us/req"
+            f" {one.cpu_us_per_request:.1f} vs {two.cpu_us_per_request:.1f} (master and"
+            f" workers summed)"
+        )
         for subject in subjects:
-            run_wrk(args, subject.url, args.warmup)
-    print(f"\n{header(width, False)}")
-    rows: list[Measurement] = []
-    for number in range(1, args.rounds + 1):
-        order = subjects if number % 2 else list(reversed(subjects))
-        for subject in order:
-            row = measure(args, subject, origin, number, args.duration)
-            rows.append(row)
-            print_row(row, str(number), width)
-    medians = [median_of(rows, subject.label, 0) for subject in subjects]
-    for m in medians:
-        print_row(m, "median", width)
-    one, two = medians
-    scale = two.rps / one.rps
+            procs.stop(subject.processes[0])
+        results[path] = {
+            "rounds": [asdict(m) for m in rows],
+            "medians": {m.proxy: asdict(m) for m in medians},
+            "ratio_rps_2_over_1": scale,
+        }
     print(
-        f"\nreq/s workers=2 / workers=1: {scale:.2f} (CPU-us/req {one.cpu_us_per_request:.1f}"
-        f" vs {two.cpu_us_per_request:.1f}, master and workers summed; on a 2-CPU machine the"
-        " second worker shares its CPU with wrk and the origin)"
+        "\nstack, wrk+origin: % of one CPU; busy: every CPU's busy time together (the machine is"
+        f" full at {100 * cpus}%). With one worker, stack is held to one CPU; with two, the"
+        " workers share the machine with wrk and the origin, so the ratio is bounded by what"
+        " those leave."
     )
-    return {
-        "benchmark": "workers",
-        "settings": settings(args),
-        "rounds": [asdict(m) for m in rows],
-        "medians": {m.proxy: asdict(m) for m in medians},
-        "ratio_rps_2_over_1": scale,
-    }
+    return results
 
 
 def run(args: argparse.Namespace, procs: Processes, benchmark: str) -> dict[str, object]:

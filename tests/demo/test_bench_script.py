@@ -8,6 +8,7 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import ipaddress
+import os
 import ssl
 import subprocess
 import sys
@@ -364,3 +365,24 @@ def test_apache_missing_is_a_reason_to_skip(tmp_path: Path) -> None:
     assert bench.apache_missing(args).endswith("proxy_http")
     (modules / "mod_proxy_http.so").touch()
     assert bench.apache_missing(args) is None
+
+
+def test_the_workers_benchmark_spreads_its_load_over_the_machine_others_pin_it() -> None:
+    pinned = bench.argparse.Namespace(load_cpu=1)
+    loose = bench.argparse.Namespace(load_cpu=1, unpinned=True)
+    assert bench.load_pin(pinned) == ["taskset", "-c", "1"]
+    # the bench moves itself to the load CPU; what the workers benchmark starts must not inherit it
+    assert bench.load_pin(loose) == ["taskset", "-c", bench.MACHINE_CPUS]
+    assert bench.MACHINE_CPUS.split(",") == [str(cpu) for cpu in sorted(os.sched_getaffinity(0))]
+
+
+def test_with_workers_sets_the_count_in_global(tmp_path: Path) -> None:
+    ini = tmp_path / "w.ini"
+    ini.write_text("[global]\nmaxconn = 10\n\n[frontend f]\nbind = 127.0.0.1:1\n")
+    parser = configparser.ConfigParser()
+    parser.read_string(bench.with_workers(ini, 2).read_text())
+    assert parser["global"]["workers"] == "2"
+    ini.write_text("[frontend f]\nbind = 127.0.0.1:1\n")
+    with pytest.raises(bench.BenchError, match="no \\[global\\] section"):
+        bench.with_workers(ini, 2)
+
