@@ -954,25 +954,19 @@ def parse_show_stat(args: list[str]) -> dict[str, Any]:
     opts: dict[str, Any] = {"format": "csv", "desc": False, "filters": {}}
     words = list(args)
     if words[:1] == ["domain"]:
-        if len(words) < 2 or words[1] not in ("proxy", "dns", "resolvers"):
+        if len(words) < 2 or words[1] not in ("proxy", "resolvers"):
             raise CommandError("Invalid statistics domain.\n")
         if words[1] != "proxy":
             raise CommandError("Only the 'proxy' statistics domain is supported here.\n")
         words = words[2:]
     filters: dict[str, Any] = {}
-    if words and words[0] not in ("typed", "json", "desc", "up", "no-maint"):
-        if len(words) < 3:
-            raise CommandError("Usage: show stat [{<iid>|<proxy>} <type> <sid>]\n")
+    # As 2.6 does: any three words are a filter (even "typed desc up", which then names no
+    # proxy); fewer are only options, and words it does not know are ignored.
+    if len(words) >= 3:
         target, kind, sid = words[0], words[1], words[2]
-        if target.lstrip("-").isdigit():
-            filters["iid"] = int(target)
-        else:
-            filters["proxy"] = target
-        try:
-            filters["types"] = int(kind)
-            filters["sid"] = int(sid)
-        except ValueError:
-            raise CommandError("Usage: show stat [{<iid>|<proxy>} <type> <sid>]\n") from None
+        filters["target"] = target
+        filters["types"] = c_atoi(kind)
+        filters["sid"] = c_atoi(sid)
         if filters["types"] == -1:
             filters["types"] = 7
         words = words[3:]
@@ -991,6 +985,34 @@ def parse_show_stat(args: list[str]) -> dict[str, Any]:
     return opts
 
 
+def c_atoi(text: str) -> int:
+    """C's ``atoi``: the leading optionally signed digits, 0 when there are none."""
+    stripped = text.lstrip(" \t")
+    end = 1 if stripped[:1] in ("-", "+") else 0
+    while end < len(stripped) and stripped[end].isdigit():
+        end += 1
+    try:
+        return int(stripped[:end])
+    except ValueError:
+        return 0
+
+
+def resolve_proxy(filters: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """``show stat``'s target as ``rows()`` takes it: a proxy of that name, else the number
+    its leading digits make (src/stats.c); no such proxy is an error."""
+    out = dict(filters)
+    target = out.pop("target", None)
+    if target is None:
+        return out
+    if target in set(names):
+        out["proxy"] = target
+        return out
+    out["iid"] = c_atoi(target)
+    if out["iid"] == 0:
+        raise CommandError("No such proxy.\n")
+    return out
+
+
 def register_stats_commands(runtime: RuntimeApi, balancer: Any, config: Any = None) -> StatsSource:
     """Register ``show stat`` and ``show info`` for ``balancer``, and hand the same source to
     its frontends for their stats pages and the Prometheus exporter."""
@@ -1007,7 +1029,8 @@ def register_stats_commands(runtime: RuntimeApi, balancer: Any, config: Any = No
 
     def show_stat(args: list[str]) -> str:
         opts = parse_show_stat(args)
-        rows = source.rows(**opts["filters"])
+        filters = resolve_proxy(opts["filters"], (name for name, *_ in source.proxies()))
+        rows = source.rows(**filters)
         if opts["format"] == "typed":
             return format_typed(rows, opts["desc"])
         if opts["format"] == "json":

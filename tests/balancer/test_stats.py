@@ -295,6 +295,19 @@ def test_show_stat_filters_typed_and_json(lab: Lab) -> None:
     assert [r[1]["value"]["value"] for r in rows][:2] == ["FRONTEND", "s1"]
 
 
+def test_show_stat_reads_its_filter_as_haproxy_26(lab: Lab) -> None:
+    """src/stats.c: any three words are a filter, a proxy's name or else C's atoi of the
+    word; fewer words are options only, and unknown words are ignored."""
+    everything = lab.api.execute("show stat", "admin")
+    assert lab.api.execute("show stat app 4", "admin") == everything  # two words: no filter
+    assert lab.api.execute("show stat typed desc up", "admin") == "No such proxy.\n\n"
+    assert lab.api.execute("show stat nosuch -1 -1", "admin") == "No such proxy.\n\n"
+    by_number = lab.api.execute("show stat 3x 4 2y", "admin").splitlines()[1:-1]
+    assert [line.split(",")[:2] for line in by_number] == [["app", "s2"]]
+    assert lab.api.execute("show stat app x -1", "admin").splitlines()[1:-1] == []  # type 0
+    assert lab.api.execute("show stat domain dns", "admin") == "Invalid statistics domain.\n\n"
+
+
 def test_show_info_names_and_order(lab: Lab) -> None:
     text = lab.api.execute("show info", "admin")
     names = [line.split(":", 1)[0] for line in text.splitlines() if line]
