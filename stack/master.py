@@ -11,7 +11,8 @@ The master keeps what must exist once per host: the VRRP announcer (it resigns f
 stop, as with one process) and the demo origins. It starts the workers
 (:mod:`stack.worker`), logs what they log, restarts one that dies (after 0.5 s, doubling up
 to 10 s while it keeps dying young), passes SIGHUP and SIGUSR1 on, and at a stop sends them
-SIGTERM and waits for them (each drains within ``hard-stop-after``).
+SIGTERM and waits for them (each drains within ``hard-stop-after``). It serves the ``stats
+socket`` lines for all of them (:mod:`stack.runtime.mastercli`).
 
 A SIGHUP is validated here first: a file that fails is rejected with its errors and the
 workers are not disturbed. The listening sockets belong to the master, so a reload cannot
@@ -35,10 +36,13 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
+from stack.balancer.stats import PROCESS_STARTED
 from stack.config.model import Endpoint, StackConfig
 from stack.http.listen import ListenError, interface_of
 from stack.reload import ReloadRejected, StackService
+from stack.runtime.mastercli import MasterCli, Process, ask_unix
 from stack.signals import on_signal
+from stack.worker import cli_socket
 
 log = Logger()
 
@@ -90,6 +94,8 @@ class _Worker(protocol.ProcessProtocol):
         self.pool = pool
         self.index = index
         self.started = time.monotonic()
+        self.born = time.time()  # for show proc's uptime
+        self.reloads = 0  # SIGHUPs passed on to it
         self.pid: int | None = None
         self.ended: Deferred[None] = Deferred()
         self._partial = b""
@@ -244,6 +250,8 @@ class WorkersService(Service):
 
     def signal(self, signum: int) -> None:
         for worker in list(self.workers.values()):
+            if signum == signal.SIGHUP:
+                worker.reloads += 1
             transport = worker.transport
             if transport is not None and worker.pid is not None:
                 with contextlib.suppress(Exception):  # already gone: processEnded follows
@@ -317,6 +325,25 @@ class MasterService(StackService):
             self._undo_usr1()
             self._undo_usr1 = None
         return super().stopService()
+
+    def runtime_commands(self) -> MasterCli:
+        """The ``stats socket`` is the master's: it asks the workers (see
+        :mod:`stack.runtime.mastercli`)."""
+        return MasterCli(self.processes, self.ask_worker)
+
+    def processes(self) -> list[Process]:
+        """The master, then the live workers by number (``show proc``)."""
+        master = Process(0, os.getpid(), PROCESS_STARTED, self.reloads, self.failed_reloads)
+        workers = [
+            Process(index, worker.pid, worker.born, worker.reloads)
+            for index, worker in sorted(self.workers.workers.items())
+            if worker.pid is not None
+        ]
+        return [master, *workers]
+
+    def ask_worker(self, index: int, text: str) -> Deferred[str]:
+        assert self.workers.run_dir is not None
+        return ask_unix(self.reactor, cli_socket(self.workers.run_dir, index), text)
 
     def _validated(self, path: str, tiers: list[str] | None = None) -> StackConfig:
         return super()._validated(path, self.worker_tiers)

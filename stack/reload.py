@@ -189,6 +189,7 @@ class StackService(MultiService):
         self.retiring: list[Generation] = []
         self._undo: Callable[[], None] | None = None
         self.reloads = 0
+        self.failed_reloads = 0
 
     @property
     def grace(self) -> float:
@@ -199,6 +200,10 @@ class StackService(MultiService):
     def api(self) -> RuntimeApi:
         return self.generation.api
 
+    def runtime_commands(self) -> Any:
+        """What answers the runtime API: this process's own commands."""
+        return self.api
+
     def serve_runtime_api(self) -> None:
         """Listen on the ``stats socket`` lines (HAProxy's runtime API). The commands are
         the current generation's (each tier registers its own), swapped at every reload."""
@@ -206,7 +211,10 @@ class StackService(MultiService):
 
         global_ = self.config.global_
         self.runtime = RuntimeService(
-            self.api, global_.stats_sockets, self.reactor, bufsize=global_.limits.max_header_bytes
+            self.runtime_commands(),
+            global_.stats_sockets,
+            self.reactor,
+            bufsize=global_.limits.max_header_bytes,
         )
         self.runtime.setServiceParent(self)
 
@@ -260,6 +268,7 @@ class StackService(MultiService):
             for problem in exc.args:
                 log.error("reload: {problem}", problem=problem)
             log.error("reload rejected: still running the previous configuration")
+            self.failed_reloads += 1
             return False
         self.config = config
         self.reloads += 1

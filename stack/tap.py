@@ -108,12 +108,12 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             root.demos.append(service)
     # The runtime API socket belongs to the balancer's process (the edge's when the file has
     # no balancer, any process when it has neither): split per tier, the other processes
-    # would find its path taken. With workers, worker 1 serves it.
+    # would find its path taken. With workers, the master serves it and asks the workers.
     if "balancer" in config.tiers:
         owner = "balancer" in tiers
     else:
         owner = "edge" in tiers or "edge" not in config.tiers
-    if config.global_.stats_sockets and owner and not master:
+    if config.global_.stats_sockets and owner:
         root.serve_runtime_api()
     if "vrrp" in tiers:
         from stack.vrrp.service import VrrpService

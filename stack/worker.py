@@ -13,6 +13,9 @@ table. Only worker 1 runs the configuration's own ``[peers]`` sections (the remo
 balancer sees one peer, as from a single process); what it learns from either side it relays
 to the other.
 
+Every worker serves a private runtime API socket there too, which the master asks on behalf
+of the operator's ``stats socket`` (:mod:`stack.runtime.mastercli`).
+
 Log events go to stdout as ``LEVEL TEXT`` lines, which the master logs as its own.
 """
 
@@ -27,7 +30,7 @@ import sys
 from typing import Any
 
 from stack.config import load
-from stack.config.model import Peer, PeersSection, StackConfig
+from stack.config.model import Peer, PeersSection, StackConfig, StatsSocket
 
 WORKERS_SECTION = "~workers"  # not a name a configuration can give (see peers_services)
 
@@ -36,16 +39,27 @@ def peer_socket(run_dir: str, index: int) -> str:
     return os.path.join(run_dir, f"worker{index}.peers")
 
 
+def cli_socket(run_dir: str, index: int) -> str:
+    """Where worker ``index`` serves its private runtime API, which the master asks."""
+    return os.path.join(run_dir, f"worker{index}.sock")
+
+
 def worker_config(config: StackConfig, index: int, count: int, run_dir: str) -> StackConfig:
     """``config`` as worker ``index`` of ``count`` runs it: the workers' own peers section
-    added, the configuration's sections kept by worker 1 only."""
+    added, the configuration's sections kept by worker 1 only; the ``stats socket`` lines
+    (the master's) replaced by the worker's private one, at level admin (the master lowers
+    each session's level itself)."""
     peers = tuple(
         Peer(f"worker{k}", peer_socket(run_dir, k))  # type: ignore[arg-type]
         for k in range(1, count + 1)
     )
     mesh = PeersSection(WORKERS_SECTION, peers, f"worker{index}")
     own = config.peers if index == 1 else ()
-    return dataclasses.replace(config, peers=(*own, mesh))
+    global_ = config.global_
+    if global_.stats_sockets:
+        private = StatsSocket(cli_socket(run_dir, index), mode=0o600, level="admin")
+        global_ = dataclasses.replace(global_, stats_sockets=(private,))
+    return dataclasses.replace(config, peers=(*own, mesh), global_=global_)
 
 
 def inherit_listeners(reactor: Any, sockets: dict[tuple[str, int], int]) -> None:
@@ -130,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tiers = [t for t in args.tier if t in ("balancer", "edge")]
     root = StackService(load_config(args.config), tiers, reactor, load_config=load_config)
-    if args.index == 1 and root.config.global_.stats_sockets:
+    if root.config.global_.stats_sockets:
         root.serve_runtime_api()
     try:
         root.privilegedStartService()

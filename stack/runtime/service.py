@@ -6,6 +6,10 @@ is left. ``prompt`` makes it interactive: every answer ends with ``"\\n> "`` and
 connection stays open until ``quit``, the peer closes, or it is idle for 10 seconds
 (HAProxy's default ``stats timeout``). A command longer than ``bufsize`` closes the
 connection unanswered, as HAProxy 2.6 does.
+
+An answer may come later (a :class:`~twisted.internet.defer.Deferred`: the master of
+``workers = N`` asks its workers): the connection answers its commands in order, so the
+next command waits for it, and a peer that has sent all it will still gets it.
 """
 
 from __future__ import annotations
@@ -17,17 +21,19 @@ import socket
 import stat
 from collections.abc import Sequence
 from typing import Any, NoReturn
+from typing import Protocol as Interface
 
 from twisted.application.service import Service
-from twisted.internet.defer import gatherResults, maybeDeferred
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from stack.config.model import StatsSocket
-from stack.runtime.api import RuntimeApi, Session, take_command
+from stack.runtime.api import INTERNAL_ERROR, Session, take_command
 
 IDLE_TIMEOUT = 10.0  # seconds: src/cli.c gives the CLI frontend a 10 s client timeout
 # HAProxy's tune.bufsize. A command and its separator must fit in BUFSIZE - 2 bytes: HAProxy
@@ -37,17 +43,25 @@ BUFSIZE = 16384
 _log = Logger()
 
 
+class Commands(Interface):
+    """What answers a connection's commands: :class:`RuntimeApi`, or the master's CLI."""
+
+    def run(self, command: str, session: Session) -> str | Deferred[str]: ...
+
+
 @implementer(IHalfCloseableProtocol)
 class RuntimeProtocol(Protocol, TimeoutMixin):
     """One runtime API connection."""
 
-    def __init__(self, api: RuntimeApi, level: str, bufsize: int, timeout: float) -> None:
+    def __init__(self, api: Commands, level: str, bufsize: int, timeout: float) -> None:
         self.api = api
         self.session = Session(level)
         self.max_line = bufsize - 2
         self.idle = timeout
         self.buffer = b""
         self.done = False
+        self.waiting = False  # for an answer that comes later
+        self.input_ended = False
 
     def connectionMade(self) -> None:
         self.setTimeout(self.idle)
@@ -57,29 +71,56 @@ class RuntimeProtocol(Protocol, TimeoutMixin):
             return
         self.resetTimeout()
         self.buffer += data
+        self._answer_commands()
+
+    def _answer_commands(self) -> None:
         out: list[bytes] = []
-        while not self.done:
+        while not self.done and not self.waiting:
             taken = take_command(self.buffer[: self.max_line])
             if taken is None:
-                if len(self.buffer) >= self.max_line:
-                    self.done = True  # src/cli.c: a line that fills the buffer ends it
+                # src/cli.c: a line that fills the buffer ends it; so does the end of input
+                # (an unfinished command is dropped, as HAProxy does)
+                self.done = len(self.buffer) >= self.max_line or self.input_ended
                 break
             command, used = taken
             self.buffer = self.buffer[used:]
             answer = self.api.run(command.decode("utf-8", "surrogateescape"), self.session)
+            if isinstance(answer, Deferred):
+                self.waiting = True
+                self.setTimeout(None)  # the answerer bounds its own wait
+                answer.addBoth(self._answered)
+                break
             out.append(_encode(answer))
-            if self.session.closed or (not self.session.interactive and not self.buffer):
-                self.done = True
-        if out:
-            assert self.transport is not None
+            self._after_answer()
+        if out and self.transport is not None:
             self.transport.write(b"".join(out))
         if self.done:
             self._close()
 
+    def _after_answer(self) -> None:
+        if self.session.closed or (not self.session.interactive and not self.buffer):
+            self.done = True
+
+    def _answered(self, answer: str | Failure) -> None:
+        self.waiting = False
+        if self.done:  # the peer went away meanwhile
+            return
+        if isinstance(answer, Failure):  # the answerer's own bug
+            _log.failure("runtime API answer failed", failure=answer)
+            answer = INTERNAL_ERROR + ("\n> " if self.session.interactive else "\n")
+        if self.transport is not None:
+            self.transport.write(_encode(answer))
+        self.setTimeout(self.idle)
+        self._after_answer()
+        self._answer_commands()
+
     def readConnectionLost(self) -> None:
         """The peer sent all it will (socat after ``echo``): an unfinished command is
-        dropped, as HAProxy does, and the answers already written are flushed."""
-        self._close()
+        dropped, as HAProxy does, and the answers already written are flushed; one still
+        coming is written first."""
+        self.input_ended = True
+        if not self.waiting:
+            self._close()
 
     def writeConnectionLost(self) -> None:
         self._close()
@@ -113,7 +154,7 @@ class RuntimeFactory(Factory):
 
     def __init__(
         self,
-        api: RuntimeApi,
+        api: Commands,
         level: str,
         bufsize: int = BUFSIZE,
         timeout: float = IDLE_TIMEOUT,
@@ -184,7 +225,7 @@ class RuntimeService(Service):
 
     def __init__(
         self,
-        api: RuntimeApi,
+        api: Commands,
         sockets: Sequence[StatsSocket],
         reactor: Any,
         *,
@@ -200,11 +241,11 @@ class RuntimeService(Service):
         self.ports: list[Any] = []
 
     @property
-    def api(self) -> RuntimeApi:
+    def api(self) -> Commands:
         return self._api
 
     @api.setter
-    def api(self, api: RuntimeApi) -> None:
+    def api(self, api: Commands) -> None:
         """A reload's commands: new connections get them, open ones keep theirs."""
         self._api = api
         for factory in self.factories:

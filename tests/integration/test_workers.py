@@ -166,6 +166,78 @@ def test_workers_share_the_sockets_sync_tables_restart_reload_and_stop(
     assert not any(os.path.exists(f"/proc/{p}") for p in workers)
 
 
+def _csv_field(csv: str, svname: str, column: str) -> str:
+    names = csv.splitlines()[0][2:].split(",")
+    for line in csv.splitlines()[1:]:
+        cells = line.split(",")
+        if len(cells) > 1 and cells[1] == svname:
+            return cells[names.index(column)]
+    raise AssertionError(f"no {svname} row in {csv!r}")
+
+
+def test_the_master_answers_the_stats_socket_for_every_worker(
+    run_stack: object, tmp_path: Path
+) -> None:
+    """One socket for all workers: merged counters, state changes on every worker, ``@N``
+    and ``@!PID`` for one, ``show proc``, and the session's level enforced by the workers."""
+    port, o1, o2 = free_port(), free_port(), free_port()
+    sock, user = tmp_path / "api.sock", tmp_path / "user.sock"
+    ini = _ini(port, o1, o2, sock).replace(
+        f"stats socket = {sock} level admin",
+        f"stats socket = {sock} level admin\n    {user} level user",
+    )
+    stack: Stack = run_stack(ini, port, tiers=("demo", "balancer"))  # type: ignore[operator]
+    master = stack.proc.pid
+    assert wait_for(lambda: len(_workers(master)) == 2 and sock.exists(), timeout=10)
+    pids = _workers(master)
+    for worker in ("@1", "@2"):
+        assert wait_for(lambda w=worker: _cli(sock, f"{w} show cli level") == "admin\n\n", 10)
+
+    # show proc: the master, then both workers, in HAProxy's layout
+    proc = _cli(sock, "show proc").splitlines()
+    assert proc[0].startswith("#<PID>          <type>          <reloads>")
+    assert proc[1].split()[:2] == [str(master), "master"]
+    assert [line.split()[:2] for line in proc[3:5]] == [
+        [str(pids[1]), "worker"],
+        [str(pids[2]), "worker"],
+    ]
+
+    # requests on new connections go to both workers; show stat adds their counters up
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    assert wait_for(lambda: _owners(port, set(pids.values())) == set(pids.values()), 5)
+    for s in held:
+        s.close()
+    sources = [f"127.0.0.{i}" for i in range(40, 80)]
+    assert all(_get_from(src, port) == 200 for src in sources)
+
+    def totals() -> tuple[int, int, int]:
+        whole, one, two = (_cli(sock, f"{at}show stat") for at in ("", "@1 ", "@2 "))
+        return tuple(int(_csv_field(csv, "FRONTEND", "req_tot")) for csv in (whole, one, two))
+
+    assert wait_for(lambda: totals()[0] == 40, timeout=5), totals()
+    whole, one, two = totals()
+    assert one > 0 and two > 0 and one + two == whole == 40
+    info = _cli(sock, "show info")
+    assert f"Pid: {pids[1]}\n" in info and "CumReq: " in info
+    assert _cli(sock, f"@!{pids[2]} show info").count(f"Pid: {pids[2]}\n") == 1
+
+    # a state change reaches every worker
+    assert _cli(sock, "set server site/site1 state maint") == "\n"
+    for at in ("@1 ", "@2 "):
+        state = _cli(sock, f"{at}show servers state site").splitlines()[2].split()
+        assert state[3:7] == ["site1", "127.0.0.1", "0", "1"], state  # stopped, in maintenance
+    assert all(_get_from(src, port) == 200 for src in sources[:6])  # all on site2 now
+    assert int(_csv_field(_cli(sock, "show stat"), "site1", "stot")) <= 40
+
+    # the user-level socket: reads, and no changes on any worker, @N or not
+    assert _csv_field(_cli(user, "show stat"), "FRONTEND", "req_tot") == "46"
+    assert _cli(user, "set server site/site1 state ready") == "Permission denied\n\n"
+    assert _cli(user, "@2 set server site/site1 state ready") == "Permission denied\n\n"
+    assert _cli(user, "@9 show info") == "Can't find the target PID matching the prefix '@9'\n"
+    assert "state ready" not in _cli(sock, "@2 show servers state site")
+    assert _cli(sock, "set server site/site1 state ready") == "\n"
+
+
 def test_workers_die_with_a_killed_master(run_stack: object, tmp_path: Path) -> None:
     port, o1, o2 = free_port(), free_port(), free_port()
     stack: Stack = run_stack(
