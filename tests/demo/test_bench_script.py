@@ -385,4 +385,3 @@ def test_with_workers_sets_the_count_in_global(tmp_path: Path) -> None:
     ini.write_text("[frontend f]\nbind = 127.0.0.1:1\n")
     with pytest.raises(bench.BenchError, match="no \\[global\\] section"):
         bench.with_workers(ini, 2)
-
