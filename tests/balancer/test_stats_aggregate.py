@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import MemoryReactorClock, StringTransportWithDisconnection
+from test_stats import Lab
 
 from stack.balancer import stats
 from stack.balancer.aggregate import (
@@ -27,7 +26,6 @@ from stack.balancer.aggregate import (
     rule,
 )
 from stack.balancer.checks import CheckResult, HealthState
-from stack.balancer.service import BalancerService
 from stack.balancer.stats import (
     CSV_HEADER,
     FIELD_NAMES,
@@ -37,79 +35,11 @@ from stack.balancer.stats import (
     format_info,
     format_json,
     format_typed,
-    register_stats_commands,
     row_type,
     value,
 )
-from stack.config import load
-from stack.runtime.api import RuntimeApi
 
-# -- a balancer with traffic (the setup of test_stats.py, smaller) -----------------------------
-
-CONFIG = """\
-[global]
-stats socket = {tmp}/s.sock level admin
-maxconn = 1000
-
-[defaults]
-mode = http
-timeout connect = 5s
-timeout client = 50s
-timeout server = 50s
-
-[frontend web]
-bind = 127.0.0.1:18080
-default_backend = app
-
-[backend app]
-balance = roundrobin
-cookie = SRV insert indirect nocache
-server s1 = 10.0.0.1:8001 cookie a weight 3
-server s2 = 10.0.0.2:8002 maxconn 10 maxqueue 5
-server s3 = 10.0.0.3:8003 disabled
-server s4 = 10.0.0.4:8004 backup
-"""
-
-RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: origin\r\n\r\nhello"
-
-
-class Lab:
-    def __init__(self, tmp_path: Path) -> None:
-        path = tmp_path / "stack.ini"
-        path.write_text(CONFIG.format(tmp=tmp_path))
-        self.reactor = MemoryReactorClock()
-        self.reactor.advance(1_000_000.0)
-        self.service = BalancerService(load(str(path)), self.reactor)
-        self.api = RuntimeApi()
-        self.source = register_stats_commands(self.api, self.service, self.service.config)
-        self.source.started = self.reactor.seconds()
-        self.source.node = 'node: one, "two"'  # a value with a colon, spaces, quotes
-        self.backends: list[tuple[Any, StringTransportWithDisconnection]] = []
-
-    def get(self, path: str) -> bytes:
-        channel: Any = self.service.handlers["web"].factory.buildProtocol(None)
-        client = StringTransportWithDisconnection(
-            hostAddress=IPv4Address("TCP", "127.0.0.1", 18080),
-            peerAddress=IPv4Address("TCP", "192.0.2.7", 40000),
-        )
-        client.protocol = channel
-        channel.makeConnection(client)
-        channel.dataReceived(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        while self.reactor.tcpClients:
-            host, port, factory, _t, _b = self.reactor.tcpClients.pop(0)
-            conn: Any = factory.buildProtocol(IPv4Address("TCP", host, port))
-            transport = StringTransportWithDisconnection(
-                hostAddress=IPv4Address("TCP", "127.0.0.1", 50000),
-                peerAddress=IPv4Address("TCP", host, port),
-            )
-            transport.protocol = conn
-            conn.makeConnection(transport)
-            self.backends.append((conn, transport))
-        for conn, _transport in self.backends:
-            if getattr(conn, "listener", None) is not None:  # waiting for a response
-                self.reactor.advance(0.004)
-                conn.dataReceived(RESPONSE)
-        return client.value()
+# -- a balancer with traffic: test_stats.py's ------------------------------------------------
 
 
 class FakeChecker:
@@ -133,6 +63,7 @@ def _health(rise: int, fall: int, health: int) -> HealthState:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     made = Lab(tmp_path)
+    made.source.node = 'node: one, "two"'  # a value with a colon, spaces, quotes
     for path in ("/a", "/b", "/c"):
         assert made.get(path).endswith(b"hello")
     s1, s2, _s3, _s4 = made.service.backends["app"].servers
