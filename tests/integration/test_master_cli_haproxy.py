@@ -60,6 +60,7 @@ server s1 = 127.0.0.1:{origin}
 
 
 def ask(path: Path, line: str) -> str:
+    """test_runtime_haproxy.ask, but half-closed: HAProxy's master CLI answers only then."""
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(5)
         s.connect(str(path))
